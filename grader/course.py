@@ -1,0 +1,287 @@
+"""Load and validate course.yml, the one registry of exercises, checks, points and limits."""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+CHECKS_DIR = PACKAGE_DIR / "checks"
+DEFAULT_ROOT = PACKAGE_DIR.parent
+VISIBILITIES = ("visible", "hidden", "after_due_date")
+ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+class CourseError(ValueError):
+    """course.yml is invalid; the message names the key and the problem."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one call into a submission may use before the sandbox stops it."""
+
+    wall_seconds: float
+    cpu_seconds: float
+    memory_mib: int
+    processes: int
+    output_kib: int
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    rtol: float
+    atol: float
+
+
+@dataclass(frozen=True)
+class Check:
+    id: str
+    title: str
+    points: float
+    visibility: str
+
+
+@dataclass(frozen=True)
+class Exercise:
+    id: str
+    title: str
+    file: str
+    objectives: tuple[str, ...]
+    checks: tuple[Check, ...]
+    limits: Limits
+    tolerances: dict[str, Tolerance] = field(hash=False)
+
+    @property
+    def max_points(self) -> float:
+        return sum(check.points for check in self.checks)
+
+    def check(self, check_id: str) -> Check:
+        for check in self.checks:
+            if check.id == check_id:
+                return check
+        raise KeyError(f"{self.id} has no check {check_id!r}")
+
+
+@dataclass(frozen=True)
+class Course:
+    name: str
+    title: str
+    root: Path
+    exercises: tuple[Exercise, ...]
+
+    @property
+    def solutions_dir(self) -> Path:
+        return self.root / "solutions"
+
+    @property
+    def exercises_dir(self) -> Path:
+        return self.root / "exercises"
+
+    @property
+    def max_points(self) -> float:
+        return sum(exercise.max_points for exercise in self.exercises)
+
+    def exercise(self, exercise_id: str) -> Exercise:
+        for exercise in self.exercises:
+            if exercise.id == exercise_id:
+                return exercise
+        known = ", ".join(e.id for e in self.exercises)
+        raise KeyError(f"no exercise {exercise_id!r} in course.yml (known: {known})")
+
+
+def load_course(root: Path | None = None, checks_dir: Path = CHECKS_DIR) -> Course:
+    """Read ``root/course.yml``, validate it completely and return the course.
+
+    Raises CourseError naming the offending key: an unknown or missing key, a wrong type,
+    negative points, an exercise file missing from solutions/, a check that has no
+    test function in grader/checks (or a test function that course.yml does not list).
+    """
+    root = (root or DEFAULT_ROOT).resolve()
+    path = root / "course.yml"
+    if not path.is_file():
+        raise CourseError(f"{path}: not found; pass the course folder that holds course.yml")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        raise CourseError(f"{path}: not valid YAML: {error}") from None
+    reader = _Reader(path)
+    top = reader.mapping(data, "", required={"course", "title", "exercises"}, optional={"defaults"})
+    defaults = reader.mapping(
+        top.get("defaults", {}), "defaults", required=set(), optional={"limits", "tolerances"}
+    )
+    default_limits = reader.limits(defaults.get("limits", {}), "defaults.limits", base=None)
+    default_tolerances = reader.tolerances(defaults.get("tolerances", {}), "defaults.tolerances", {})
+    exercises = []
+    for index, raw in enumerate(reader.sequence(top["exercises"], "exercises")):
+        exercise = reader.exercise(raw, f"exercises[{index}]", default_limits, default_tolerances)
+        if any(e.id == exercise.id for e in exercises):
+            raise CourseError(f"{path}: exercises[{index}].id: {exercise.id!r} appears twice")
+        if not (root / "solutions" / exercise.file).is_file():
+            raise CourseError(
+                f"{path}: exercises[{index}].file: solutions/{exercise.file} does not exist"
+            )
+        _match_checks(path, f"exercises[{index}]", exercise, checks_dir)
+        exercises.append(exercise)
+    return Course(
+        name=reader.string(top["course"], "course"),
+        title=reader.string(top["title"], "title"),
+        root=root,
+        exercises=tuple(exercises),
+    )
+
+
+def check_functions(module: Path) -> list[str]:
+    """The check ids a hidden-check module defines: its ``test_*`` functions, read not run."""
+    tree = ast.parse(module.read_text(encoding="utf-8"), filename=str(module))
+    return [
+        node.name.removeprefix("test_")
+        for node in tree.body
+        if isinstance(node, ast.FunctionDef) and node.name.startswith("test_")
+    ]
+
+
+def _match_checks(path: Path, key: str, exercise: Exercise, checks_dir: Path) -> None:
+    module = checks_dir / f"test_{exercise.id}.py"
+    if not module.is_file():
+        raise CourseError(f"{path}: {key}.id: no hidden checks for {exercise.id!r} ({module})")
+    defined = check_functions(module)
+    for index, check in enumerate(exercise.checks):
+        if check.id not in defined:
+            raise CourseError(
+                f"{path}: {key}.checks[{index}].id: check {check.id!r} does not exist "
+                f"(no function test_{check.id} in {module.name})"
+            )
+    listed = {check.id for check in exercise.checks}
+    for name in defined:
+        if name not in listed:
+            raise CourseError(
+                f"{path}: {key}.checks: {module.name} defines test_{name}, which course.yml "
+                f"does not list; add it with its points"
+            )
+
+
+@dataclass
+class _Reader:
+    """Typed access to the parsed YAML with errors that name the key."""
+
+    path: Path
+
+    def fail(self, key: str, problem: str) -> CourseError:
+        return CourseError(f"{self.path}: {key or 'top level'}: {problem}")
+
+    def mapping(
+        self, value: Any, key: str, required: set[str], optional: set[str]
+    ) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise self.fail(key, f"expected a mapping, got {type(value).__name__}")
+        unknown = sorted(set(value) - required - optional)
+        if unknown:
+            allowed = ", ".join(sorted(required | optional))
+            raise self.fail(_join(key, unknown[0]), f"unknown key (allowed here: {allowed})")
+        missing = sorted(required - set(value))
+        if missing:
+            raise self.fail(_join(key, missing[0]), "missing")
+        return value
+
+    def sequence(self, value: Any, key: str) -> list[Any]:
+        if not isinstance(value, list) or not value:
+            raise self.fail(key, "expected a non-empty list")
+        return value
+
+    def string(self, value: Any, key: str) -> str:
+        if not isinstance(value, str) or not value.strip():
+            raise self.fail(key, "expected a non-empty string")
+        return value
+
+    def identifier(self, value: Any, key: str) -> str:
+        if not isinstance(value, str) or not ID_PATTERN.match(value):
+            raise self.fail(key, f"{value!r} is not an id (lower case letters, digits, _)")
+        return value
+
+    def number(self, value: Any, key: str, positive: bool) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.fail(key, f"expected a number, got {value!r}")
+        if value < 0 or (positive and value == 0):
+            raise self.fail(key, f"must be {'positive' if positive else 'zero or more'}, got {value}")
+        return value
+
+    def limits(self, value: Any, key: str, base: Limits | None) -> Limits:
+        names = set(Limits.__dataclass_fields__)
+        raw = self.mapping(value, key, required=names if base is None else set(), optional=names)
+        merged = {} if base is None else dict(base.__dict__)
+        merged.update({name: self.number(raw[name], _join(key, name), True) for name in raw})
+        return Limits(**merged)
+
+    def tolerances(
+        self, value: Any, key: str, base: dict[str, Tolerance]
+    ) -> dict[str, Tolerance]:
+        names = {"float32", "float64", "finite_differences"}
+        raw = self.mapping(value, key, required=set() if base else names, optional=names)
+        merged = dict(base)
+        for name, entry in raw.items():
+            inner = self.mapping(entry, _join(key, name), required={"rtol", "atol"}, optional=set())
+            merged[name] = Tolerance(
+                rtol=self.number(inner["rtol"], _join(key, name, "rtol"), False),
+                atol=self.number(inner["atol"], _join(key, name, "atol"), False),
+            )
+        return merged
+
+    def exercise(
+        self,
+        value: Any,
+        key: str,
+        limits: Limits,
+        tolerances: dict[str, Tolerance],
+    ) -> Exercise:
+        raw = self.mapping(
+            value,
+            key,
+            required={"id", "title", "file", "objectives", "checks"},
+            optional={"limits", "tolerances"},
+        )
+        exercise_id = self.identifier(raw["id"], f"{key}.id")
+        file = self.string(raw["file"], f"{key}.file")
+        if file != f"{exercise_id}.py":
+            # One id everywhere: file, stub error, pytest marker and check module agree.
+            raise self.fail(f"{key}.file", f"{file!r} must be {exercise_id}.py, named after the id")
+        checks = []
+        for index, entry in enumerate(self.sequence(raw["checks"], f"{key}.checks")):
+            check_key = f"{key}.checks[{index}]"
+            fields = self.mapping(
+                entry, check_key, required={"id", "points", "title"}, optional={"visibility"}
+            )
+            visibility = fields.get("visibility", "visible")
+            if visibility not in VISIBILITIES:
+                raise self.fail(
+                    f"{check_key}.visibility", f"{visibility!r} is not one of {VISIBILITIES}"
+                )
+            check = Check(
+                id=self.identifier(fields["id"], f"{check_key}.id"),
+                title=self.string(fields["title"], f"{check_key}.title"),
+                points=self.number(fields["points"], f"{check_key}.points", False),
+                visibility=visibility,
+            )
+            if any(c.id == check.id for c in checks):
+                raise self.fail(f"{check_key}.id", f"{check.id!r} appears twice")
+            checks.append(check)
+        return Exercise(
+            id=exercise_id,
+            title=self.string(raw["title"], f"{key}.title"),
+            file=file,
+            objectives=tuple(
+                self.string(o, f"{key}.objectives[{i}]")
+                for i, o in enumerate(self.sequence(raw["objectives"], f"{key}.objectives"))
+            ),
+            checks=tuple(checks),
+            limits=self.limits(raw.get("limits", {}), f"{key}.limits", base=limits),
+            tolerances=self.tolerances(raw.get("tolerances", {}), f"{key}.tolerances", tolerances),
+        )
+
+
+def _join(*parts: str) -> str:
+    return ".".join(part for part in parts if part)
