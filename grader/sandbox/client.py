@@ -1,0 +1,316 @@
+"""The grader's side of the sandbox: start the zygote, run a submission's code in a child.
+
+``Zygote`` owns the zygote process. ``SubmissionSandbox`` runs one submission: it keeps a
+confined child with the submission's sources, sends it requests with a deadline, and
+replaces it after a crash or a timeout, so that one bad call costs one check.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from grader.course import Limits
+from grader.sandbox import protocol
+
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+_POLL_SECONDS = 0.2
+_MAX_OUTPUT_CHARS = 1024 * 1024
+_LIFETIME_CPU_FACTOR = 30  # a child serves many calls; its own RLIMIT_CPU is only a backstop
+
+
+class SandboxFailure(Exception):
+    """The child did not answer normally; ``kind`` says how, the message says it in words."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind  # timeout | cpu | crash | exit | malformed
+
+
+@dataclass(frozen=True)
+class StudentError(Exception):
+    """The submission's code raised, or lacks what a check calls (facts from the child)."""
+
+    kind: str  # not_implemented | missing_function | exception | exit | memory | recursion |
+    #            import | syntax | probe | unencodable | missing_file
+    type: str
+    message: str
+    traceback: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.type}: {self.message}"
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What a probe reported, with what the submission printed and called meanwhile."""
+
+    result: dict[str, Any]
+    events: dict[str, Any]
+    output: str
+    output_dropped: int
+    seconds: float
+
+
+class Zygote:
+    """The process that forks sandboxed children; see grader/sandbox/zygote.py."""
+
+    def __init__(self) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        environment = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "grader.sandbox.zygote", str(theirs.fileno())],
+            pass_fds=[theirs.fileno()],
+            env=environment,
+            stdin=subprocess.DEVNULL,
+        )
+        theirs.close()
+        self.control = ours
+        ready = self._answer(timeout=120)
+        self.host_layers: list[dict[str, Any]] = ready["host_layers"]
+
+    def spawn(self, limits: Limits, uid: int | None) -> Child:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        request = {
+            "op": "spawn",
+            "uid": uid,
+            "memory_bytes": limits.memory_mib * 1024 * 1024,
+            "cpu_seconds": int(max(limits.cpu_seconds * _LIFETIME_CPU_FACTOR, 300)),
+            "max_processes": limits.processes,
+            "max_file_bytes": 64 * 1024 * 1024,
+            "max_open_files": 64,
+        }
+        socket.send_fds(self.control, [json.dumps(request).encode()], [theirs.fileno()])
+        theirs.close()
+        child = Child(self, self._answer(timeout=30)["pid"], ours)
+        try:
+            hello = protocol.receive(ours, deadline=time.monotonic() + 30)
+        except (EOFError, TimeoutError, protocol.ProtocolError) as error:
+            status = child.kill()
+            raise RuntimeError(f"a sandbox child failed to start ({status}): {error}") from None
+        child.layers = hello["layers"]
+        return child
+
+    def kill(self, pid: int) -> dict[str, int]:
+        self.control.send(json.dumps({"op": "kill", "pid": pid}).encode())
+        return self._answer(timeout=30)
+
+    def _answer(self, timeout: float) -> dict[str, Any]:
+        self.control.settimeout(timeout)
+        try:
+            message = self.control.recv(65536)
+        except TimeoutError:
+            message = b""
+        if not message:
+            code = self.process.poll()
+            raise RuntimeError(f"the sandbox zygote stopped answering (exit code {code})")
+        return json.loads(message)
+
+    def close(self) -> None:
+        self.control.close()  # the zygote kills its children and exits on EOF
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+@dataclass
+class Child:
+    """One confined process; the grader talks to it directly over ``sock``."""
+
+    zygote: Zygote
+    pid: int
+    sock: socket.socket
+    layers: list[dict[str, Any]] = field(default_factory=list)
+    alive: bool = True
+
+    def request(self, message: dict[str, Any], limits: Limits) -> dict[str, Any]:
+        """Send a request; wait for the answer within the wall-clock and CPU budget."""
+        deadline = time.monotonic() + limits.wall_seconds
+        cpu_start = self._cpu_seconds()
+        try:
+            self.sock.settimeout(limits.wall_seconds)
+            protocol.send(self.sock, message)
+            while True:
+                now = time.monotonic()
+                if now >= deadline:
+                    raise TimeoutError
+                self.sock.settimeout(min(_POLL_SECONDS, deadline - now))
+                try:
+                    ready = self.sock.recv(1, socket.MSG_PEEK)
+                except TimeoutError:
+                    if self._cpu_seconds() - cpu_start > limits.cpu_seconds:
+                        self._fail("cpu", f"used more than {limits.cpu_seconds:g} s of CPU time")
+                    continue
+                if not ready:
+                    raise EOFError
+                return protocol.receive(self.sock, deadline=deadline)
+        except TimeoutError:
+            self._fail("timeout", f"did not finish within {limits.wall_seconds:g} s")
+        except (EOFError, ConnectionError, BrokenPipeError):
+            status = self.kill()
+            if "signal" in status:
+                self._fail_with_status(status, limits)
+            raise SandboxFailure(
+                "exit", f"ended the Python process (exit status {status['exit_code']}); "
+                "do not call os._exit or exit the interpreter in an exercise"
+            ) from None
+        except protocol.ProtocolError as error:
+            self._fail("malformed", f"sent back malformed data ({error})")
+        raise AssertionError("unreachable")
+
+    def _fail(self, kind: str, message: str) -> None:
+        self.kill()
+        raise SandboxFailure(kind, message)
+
+    def _fail_with_status(self, status: dict[str, int], limits: Limits) -> None:
+        number = status["signal"]
+        if number == signal.SIGXCPU:
+            raise SandboxFailure("cpu", f"used more than its CPU time budget (SIGXCPU)")
+        if number == signal.SIGSEGV:
+            raise SandboxFailure(
+                "crash", "crashed the Python interpreter (segmentation fault); unbounded "
+                "recursion is the usual cause"
+            )
+        if number == signal.SIGKILL:
+            raise SandboxFailure(
+                "crash", f"was killed (SIGKILL), most likely for using more than "
+                f"{limits.memory_mib} MiB of memory"
+            )
+        name = signal.Signals(number).name if number in signal.Signals else str(number)
+        raise SandboxFailure("crash", f"crashed the Python interpreter (signal {name})")
+
+    def _cpu_seconds(self) -> float:
+        try:
+            with open(f"/proc/{self.pid}/stat", "rb") as stat:
+                fields = stat.read().rsplit(b")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+        except (OSError, IndexError, ValueError):
+            return 0.0
+
+    def kill(self) -> dict[str, int]:
+        if not self.alive:
+            return {}
+        self.alive = False
+        self.sock.close()
+        return self.zygote.kill(self.pid)
+
+
+class SubmissionSandbox:
+    """Runs one submission's code: a child with its sources, replaced when it dies."""
+
+    def __init__(
+        self,
+        zygote: Zygote,
+        sources: dict[str, str],
+        uid: int | None,
+        missing: dict[str, str] | None = None,
+    ) -> None:
+        self.zygote = zygote
+        self.sources = sources
+        self.uid = uid
+        self.missing = missing or {}  # exercise id -> why the submission has no source for it
+        self.child: Child | None = None
+        self.loaded: set[str] = set()
+        self.broken: dict[str, Exception] = {}  # exercises whose import failed, for good
+        self.timed_out: set[tuple[str, str]] = set()  # (exercise, function) that hung once
+        self.layers: list[dict[str, Any]] = []
+
+    def run(
+        self,
+        exercise: str,
+        probe: str,
+        inputs: dict[str, Any],
+        limits: Limits,
+        no_grad: bool = False,
+    ) -> Reply:
+        """Run a probe on ``exercise``'s module; raise StudentError or SandboxFailure."""
+        function = inputs.get("function", probe)
+        if (exercise, function) in self.timed_out:
+            raise SandboxFailure(
+                "timeout", f"was not run again: {function} did not finish in time earlier"
+            )
+        self._load(exercise, limits)
+        request = {
+            "op": "run",
+            "exercise": exercise,
+            "probe": probe,
+            "inputs": inputs,
+            "no_grad": no_grad,
+            "output_limit": limits.output_kib * 1024,
+        }
+        try:
+            answer = self._child(limits).request(request, limits)
+        except SandboxFailure as failure:
+            self.child = None
+            if failure.kind in ("timeout", "cpu"):
+                self.timed_out.add((exercise, function))
+            raise
+        return self._reply(answer)
+
+    def _load(self, exercise: str, limits: Limits) -> None:
+        if exercise in self.broken:
+            raise self.broken[exercise]
+        if exercise not in self.sources:
+            reason = self.missing.get(exercise, f"no {exercise}.py in the submission")
+            raise StudentError("missing_file", "FileNotFoundError", reason)
+        child = self._child(limits)
+        if exercise in self.loaded:
+            return
+        try:
+            request = {"op": "load", "exercise": exercise, "output_limit": limits.output_kib * 1024}
+            self._reply(child.request(request, limits))
+        except SandboxFailure as failure:
+            self.child = None
+            self.broken[exercise] = SandboxFailure(failure.kind, f"while being imported, {failure}")
+            raise self.broken[exercise] from None
+        except StudentError as error:
+            self.broken[exercise] = error
+            raise
+        self.loaded.add(exercise)
+
+    def _child(self, limits: Limits) -> Child:
+        if self.child is None or not self.child.alive:
+            self.child = self.zygote.spawn(limits, self.uid)
+            self.layers = self.child.layers
+            self.loaded = set()
+            self.child.request({"op": "init", "sources": self.sources}, limits)
+        return self.child
+
+    def _reply(self, answer: Any) -> Reply:
+        if not isinstance(answer, dict) or not isinstance(answer.get("ok"), bool):
+            raise SandboxFailure("malformed", "sent back an answer without a status")
+        if not answer["ok"]:
+            error = answer.get("error")
+            if not isinstance(error, dict) or not all(
+                isinstance(error.get(key), str) for key in ("kind", "type", "message", "traceback")
+            ):
+                raise SandboxFailure("malformed", "sent back an error without a description")
+            raise StudentError(error["kind"], error["type"], error["message"], error["traceback"])
+        result = answer.get("result", {})
+        if not isinstance(result, dict):
+            raise SandboxFailure("malformed", "sent back a result that is not a mapping")
+        events = answer.get("events") if isinstance(answer.get("events"), dict) else {}
+        output = answer.get("output") if isinstance(answer.get("output"), str) else ""
+        dropped = answer.get("output_dropped")
+        seconds = answer.get("seconds")
+        return Reply(
+            result=result,
+            events=events,
+            output=output[:_MAX_OUTPUT_CHARS],
+            output_dropped=dropped if isinstance(dropped, int) else 0,
+            seconds=float(seconds) if isinstance(seconds, int | float) else 0.0,
+        )
+
+    def close(self) -> None:
+        if self.child is not None:
+            self.child.kill()
+            self.child = None

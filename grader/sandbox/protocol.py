@@ -1,0 +1,262 @@
+"""The wire format between the grader and a sandboxed child: plain data only.
+
+A message is a frame: a 12-byte prefix (JSON header length, payload length), a JSON
+header and a payload of raw tensor bytes. Values are JSON scalars or tagged objects:
+
+    {"$": "tuple" | "list", "items": [...]}      {"$": "dict", "items": [[key, value], ...]}
+    {"$": "tensor", "dtype": "float32", "shape": [2, 3], "offset": 0, "nbytes": 24,
+     "requires_grad": false, "grad": <value>}
+    {"$": "opaque", "type": "numpy.ndarray", "repr": "..."}   (anything else, described)
+
+Reading never runs code: no pickle, no torch.load. ``decode`` checks the schema and the
+sizes, because the child controls every byte; a bad message raises ProtocolError. A
+received tensor is always a plain ``torch.Tensor`` rebuilt from bytes (whatever class the
+sender had), with the sender's ``requires_grad`` and ``.grad``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import socket
+import struct
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+MAX_HEADER_BYTES = 4 * 1024 * 1024
+MAX_PAYLOAD_BYTES = 256 * 1024 * 1024
+MAX_DEPTH = 32
+MAX_NODES = 200_000
+MAX_STRING = 1024 * 1024
+_PREFIX = struct.Struct("!IQ")
+_DTYPES = {
+    str(dtype).removeprefix("torch."): dtype
+    for dtype in (
+        torch.float16, torch.bfloat16, torch.float32, torch.float64,
+        torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64, torch.bool,
+    )
+}
+# bfloat16 has no numpy twin: its bytes travel as int16.
+_BYTE_VIEWS = {torch.bfloat16: torch.int16}
+
+
+class ProtocolError(Exception):
+    """A message broke the format or its limits."""
+
+
+@dataclass(frozen=True)
+class Opaque:
+    """A value the protocol does not carry, described by its type and a short repr."""
+
+    type: str
+    repr: str
+
+
+# ---- encoding (runs on both sides) -------------------------------------------------
+
+
+def encode(value: Any) -> tuple[dict[str, Any], bytes]:
+    """Turn a value into (header, payload)."""
+    chunks: list[bytes] = []
+    size = [0]
+
+    def tensor(t: torch.Tensor) -> dict[str, Any]:
+        data = torch.Tensor.detach(t).cpu().contiguous()
+        if data.dtype not in _DTYPES.values() or data.is_sparse:
+            return {"$": "opaque", "type": f"tensor of {data.dtype}", "repr": ""}
+        raw = data.view(_BYTE_VIEWS.get(data.dtype, data.dtype)).numpy().tobytes()
+        node = {
+            "$": "tensor",
+            "dtype": str(data.dtype).removeprefix("torch."),
+            "shape": list(data.shape),
+            "offset": size[0],
+            "nbytes": len(raw),
+            "requires_grad": bool(t.requires_grad),
+        }
+        chunks.append(raw)
+        size[0] += len(raw)
+        grad = t.grad if t.is_leaf else None  # .grad of a non-leaf is always None (and warns)
+        node["grad"] = None if grad is None else tensor(grad)
+        return node
+
+    def walk(v: Any, depth: int) -> Any:
+        if depth > MAX_DEPTH:
+            return {"$": "opaque", "type": type(v).__name__, "repr": "(nested too deeply)"}
+        kind = type(v)
+        if v is None or kind in (bool, int, str):
+            return v
+        if kind is float:
+            return v if math.isfinite(v) else {"$": "float", "repr": repr(v)}
+        if isinstance(v, torch.Tensor):
+            return tensor(v)
+        if kind in (tuple, list):
+            return {"$": kind.__name__, "items": [walk(item, depth + 1) for item in v]}
+        if kind is dict:
+            return {"$": "dict", "items": [[str(k), walk(x, depth + 1)] for k, x in v.items()]}
+        if kind is Opaque:
+            return {"$": "opaque", "type": v.type, "repr": v.repr}
+        return {"$": "opaque", "type": f"{kind.__module__}.{kind.__qualname__}", "repr": _repr(v)}
+
+    header = {"value": walk(value, 0)}
+    return header, b"".join(chunks)
+
+
+def _repr(value: Any) -> str:
+    try:
+        return repr(value)[:300]
+    except Exception as error:  # a student's __repr__ may raise
+        return f"(repr failed: {type(error).__name__})"
+
+
+# ---- decoding (runs on the trusted side: assume hostile input) ---------------------
+
+
+def decode(header: Any, payload: bytes) -> Any:
+    """Rebuild a value from (header, payload), validating everything."""
+    if not isinstance(header, dict) or set(header) != {"value"}:
+        raise ProtocolError("the header must be an object with exactly the key 'value'")
+    buffer = bytearray(payload)  # torch.frombuffer wants a writable buffer
+    nodes = [0]
+
+    def walk(node: Any, depth: int) -> Any:
+        nodes[0] += 1
+        if nodes[0] > MAX_NODES or depth > MAX_DEPTH:
+            raise ProtocolError("the value is too large or nested too deeply")
+        if node is None or type(node) in (bool, int):
+            return node
+        if type(node) is float:
+            return node
+        if type(node) is str:
+            if len(node) > MAX_STRING:
+                raise ProtocolError("a string is too long")
+            return node
+        if type(node) is list:
+            raise ProtocolError("a bare JSON list is not a value; lists are tagged")
+        if type(node) is not dict:
+            raise ProtocolError(f"unexpected JSON type {type(node).__name__}")
+        tag = node.get("$")
+        if tag in ("tuple", "list"):
+            _keys(node, {"$", "items"})
+            items = node["items"]
+            if type(items) is not list:
+                raise ProtocolError(f"{tag} items must be a list")
+            values = [walk(item, depth + 1) for item in items]
+            return tuple(values) if tag == "tuple" else values
+        if tag == "dict":
+            _keys(node, {"$", "items"})
+            pairs = node["items"]
+            if type(pairs) is not list or not all(
+                type(p) is list and len(p) == 2 and type(p[0]) is str for p in pairs
+            ):
+                raise ProtocolError("dict items must be [string, value] pairs")
+            return {key: walk(value, depth + 1) for key, value in pairs}
+        if tag == "float":
+            _keys(node, {"$", "repr"})
+            if node["repr"] not in ("nan", "inf", "-inf"):
+                raise ProtocolError("a special float must be nan, inf or -inf")
+            return float(node["repr"])
+        if tag == "opaque":
+            _keys(node, {"$", "type", "repr"})
+            if type(node["type"]) is not str or type(node["repr"]) is not str:
+                raise ProtocolError("opaque type and repr must be strings")
+            return Opaque(type=node["type"][:200], repr=node["repr"][:300])
+        if tag == "tensor":
+            return tensor(node, depth)
+        raise ProtocolError(f"unknown tag {tag!r}")
+
+    def tensor(node: dict[str, Any], depth: int) -> torch.Tensor:
+        _keys(node, {"$", "dtype", "shape", "offset", "nbytes", "requires_grad", "grad"})
+        dtype = _DTYPES.get(node["dtype"]) if type(node["dtype"]) is str else None
+        shape, offset, nbytes = node["shape"], node["offset"], node["nbytes"]
+        if dtype is None:
+            raise ProtocolError(f"unsupported dtype {node['dtype']!r}")
+        if type(shape) is not list or len(shape) > 16 or not all(
+            type(n) is int and 0 <= n for n in shape
+        ):
+            raise ProtocolError("a tensor shape must be a list of at most 16 sizes >= 0")
+        if type(offset) is not int or type(nbytes) is not int or offset < 0 or nbytes < 0:
+            raise ProtocolError("tensor offset and nbytes must be integers >= 0")
+        if math.prod(shape) * dtype.itemsize != nbytes or offset + nbytes > len(buffer):
+            raise ProtocolError("tensor bytes do not match its shape, dtype or the payload")
+        if type(node["requires_grad"]) is not bool:
+            raise ProtocolError("tensor requires_grad must be a bool")
+        view = _BYTE_VIEWS.get(dtype, dtype)
+        if nbytes:
+            flat = torch.frombuffer(buffer, dtype=view, count=nbytes // view.itemsize, offset=offset)
+            result = flat.clone().view(dtype).reshape(shape)
+        else:
+            result = torch.empty(shape, dtype=dtype)
+        if node["requires_grad"]:
+            if not dtype.is_floating_point:
+                raise ProtocolError("only a floating-point tensor can require grad")
+            result.requires_grad_(True)
+        if node["grad"] is not None:
+            grad = walk(node["grad"], depth + 1)
+            if not isinstance(grad, torch.Tensor) or (grad.shape, grad.dtype) != (
+                result.shape,
+                result.dtype,
+            ):
+                raise ProtocolError("a tensor's grad must be a tensor of its shape and dtype")
+            result.grad = grad
+        return result
+
+    return walk(header["value"], 0)
+
+
+def _keys(node: dict[str, Any], expected: set[str]) -> None:
+    if set(node) != expected:
+        raise ProtocolError(f"a {node.get('$')} node must have exactly the keys {sorted(expected)}")
+
+
+# ---- framing ----------------------------------------------------------------------
+
+
+def send(sock: socket.socket, value: Any) -> None:
+    """Send one value as a frame."""
+    header, payload = encode(value)
+    raw = json.dumps(header, separators=(",", ":"), allow_nan=False).encode()
+    sock.sendall(_PREFIX.pack(len(raw), len(payload)) + raw + payload)
+
+
+def receive(
+    sock: socket.socket, max_payload: int = MAX_PAYLOAD_BYTES, deadline: float | None = None
+) -> Any:
+    """Receive one frame and decode it.
+
+    Raises EOFError if the peer is gone, TimeoutError once ``deadline`` (a
+    ``time.monotonic()`` value) passes, however slowly the peer trickles bytes.
+    """
+    header_size, payload_size = _PREFIX.unpack(_read_exactly(sock, _PREFIX.size, deadline))
+    if header_size > MAX_HEADER_BYTES or payload_size > max_payload:
+        raise ProtocolError(
+            f"a message of {header_size + payload_size} bytes is over the limit"
+        )
+    raw = _read_exactly(sock, header_size, deadline)
+    payload = _read_exactly(sock, payload_size, deadline)
+    try:
+        header = json.loads(raw.decode("utf-8"), parse_constant=_no_constants)
+    except (UnicodeDecodeError, ValueError, RecursionError) as error:
+        raise ProtocolError(f"the header is not valid JSON: {error}") from None
+    return decode(header, payload)
+
+
+def _no_constants(name: str) -> None:
+    raise ValueError(f"{name} is not allowed in a header")
+
+
+def _read_exactly(sock: socket.socket, size: int, deadline: float | None) -> bytes:
+    chunks = bytearray()
+    while len(chunks) < size:
+        if deadline is not None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError("no complete answer before the deadline")
+            sock.settimeout(remaining)
+        chunk = sock.recv(min(size - len(chunks), 1 << 20))
+        if not chunk:
+            raise EOFError("the other side closed the connection")
+        chunks += chunk
+    return bytes(chunks)
