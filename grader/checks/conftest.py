@@ -1,0 +1,77 @@
+"""Fixtures of the hidden checks. Each check is a test function ``test_<check id>``.
+
+- ``student``: the submission's exercise module, run in the sandbox (grader/checking.py)
+- ``reference``: the reference solution of the exercise, in this trusted process
+- ``rng``: a torch.Generator for the check's random inputs, from the recorded seed
+- ``expect``: expectations that fail with feedback for the student
+- ``once``: ``once(key, compute)`` computes a reference result once per session; the
+  inputs come from the seed, so every submission gets the same ones
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import ModuleType
+from typing import Any
+
+import pytest
+import torch
+
+from grader.checking import Expect, Student
+from grader.plugin import SESSION, GradingSession
+from grader.sandbox.client import SubmissionSandbox
+
+
+def _session(request: pytest.FixtureRequest) -> GradingSession:
+    return request.config.stash[SESSION]
+
+
+def _ids(request: pytest.FixtureRequest) -> tuple[str, str]:
+    exercise = request.module.__name__.rsplit(".", 1)[-1].removeprefix("test_")
+    return exercise, request.node.originalname.removeprefix("test_")
+
+
+@pytest.fixture(scope="session")
+def submission(request: pytest.FixtureRequest) -> SubmissionSandbox:
+    session = _session(request)
+    sandbox = session.open(request.param)
+    yield sandbox
+    session.close(request.param, sandbox)
+
+
+@pytest.fixture
+def student(request: pytest.FixtureRequest, submission: SubmissionSandbox) -> Student:
+    exercise, _ = _ids(request)
+    course_exercise = _session(request).course.exercise(exercise)
+    return Student(submission, course_exercise, submission.sources.get(exercise))
+
+
+@pytest.fixture
+def reference(request: pytest.FixtureRequest) -> ModuleType:
+    return _session(request).reference(_ids(request)[0])
+
+
+@pytest.fixture
+def rng(request: pytest.FixtureRequest) -> torch.Generator:
+    exercise, check = _ids(request)
+    return _session(request).generator(f"{exercise}.{check}")
+
+
+@pytest.fixture
+def expect(request: pytest.FixtureRequest) -> Expect:
+    exercise, check = _ids(request)
+    course_exercise = _session(request).course.exercise(exercise)
+    visible = course_exercise.check(check).visibility == "visible"
+    return Expect(visible=visible, tolerances=course_exercise.tolerances)
+
+
+@pytest.fixture
+def once(request: pytest.FixtureRequest) -> Callable[[str, Callable[[], Any]], Any]:
+    memo, prefix = _session(request).memo, _ids(request)
+
+    def compute(key: str, function: Callable[[], Any]) -> Any:
+        if (prefix, key) not in memo:
+            memo[(prefix, key)] = function()
+        return memo[(prefix, key)]
+
+    return compute

@@ -1,0 +1,219 @@
+"""Hidden checks of ex1_forward, the forward pass. Points and titles: course.yml."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from grader.checking import random_tensor
+from grader.source_rules import forbidden_uses
+
+pytestmark = pytest.mark.ex1_forward
+
+DTYPES = (torch.float32, torch.float64)
+SHAPES = ((), (1,), (1000,), (4, 5))
+EXTREMES = (-1e4, -100.0, -88.8, -30.0, 0.0, 30.0, 88.8, 100.0, 1e4)
+BUILTIN_SIGMOIDS = frozenset({"sigmoid", "sigmoid_", "expit", "Sigmoid"})
+STABLE_HINT = (
+    "e^(−z) overflows to inf for z ≪ 0 and e^z for z ≫ 0: use 1/(1+e^(−z)) where z ≥ 0 and "
+    "e^z/(1+e^z) where z < 0, clamping each branch's input so neither ever overflows"
+)
+
+
+def _batch(rng, n, dtype):
+    """x1, x2 of shape (n,) (0-dim for n = None) and three 0-dim weights."""
+    shape = () if n is None else (n,)
+    x1, x2 = random_tensor(rng, shape, dtype), random_tensor(rng, shape, dtype)
+    w1, w2, w3 = (random_tensor(rng, (), dtype) for _ in range(3))
+    return x1, x2, w1, w2, w3
+
+
+def _cases(rng):
+    """(dtype, batch size, b): 0-dim, N = 1 and large N, both dtypes, b = 1 and not."""
+    for dtype in DTYPES:
+        for n, b in ((None, 1.0), (1, -0.5), (1000, 2.5)):
+            yield dtype, n, b, _batch(rng, n, dtype)
+
+
+def _bias(b):
+    return {} if b == 1.0 else {"b": b}  # b = 1 is left to the default
+
+
+def test_sigmoid_values(student, reference, rng, expect):
+    for dtype in DTYPES:
+        for shape in SHAPES:
+            z = random_tensor(rng, shape, dtype, scale=6.0)
+            if z.numel() >= 3:
+                z.view(-1)[:3] = torch.tensor([-1.0, 0.0, 1.0])
+            about = expect.describe(z=z)
+            got = student.call("sigmoid", z, about=about).value
+            expect.close(
+                got, reference.sigmoid(z), what="sigmoid(z)", about=about,
+                hint="σ(z) = 1 / (1 + e^(−z)), elementwise, in z's dtype",
+            )
+
+
+def test_sigmoid_stable_at_extremes(student, reference, expect):
+    for dtype in DTYPES:
+        z = torch.tensor(EXTREMES, dtype=dtype)
+        about = expect.describe(z=z)
+        got = expect.tensor(
+            student.call("sigmoid", z, about=about).value, like=z, what="sigmoid(z)", about=about
+        )
+        expect.true(
+            bool(torch.isfinite(got).all()),
+            summary="sigmoid(z) is not finite for some large |z|",
+            about=about,
+            expected="values between 0 and 1",
+            got=expect.values(got),
+            hint=STABLE_HINT,
+        )
+        expect.close(got, reference.sigmoid(z), what="sigmoid(z)", about=about, hint=STABLE_HINT)
+
+
+def test_sigmoid_gradient(student, reference, rng, expect):
+    for dtype in DTYPES:
+        z = random_tensor(rng, (200,), dtype, scale=6.0)
+        z[: len(EXTREMES)] = torch.tensor(EXTREMES, dtype=dtype)
+        grad_output = random_tensor(rng, (200,), dtype)
+        about = f"{expect.describe(z=z)}, including 0 and ±1e4"
+        reply = student.probe(
+            "call_with_gradients",
+            {"function": "sigmoid", "args": [z], "kwargs": {}, "wrt": [0], "grad_output": grad_output},
+            function="sigmoid",
+            about=about,
+        )
+        leaf = z.clone().requires_grad_(True)
+        reference.sigmoid(leaf).backward(grad_output)
+        grad = reply.result["grads"][0]
+        expect.true(
+            grad is not None,
+            summary="no gradient flows back through sigmoid",
+            about=about,
+            hint="compute with torch operations on z itself: .item(), .numpy(), .detach() "
+            "or torch.tensor(...) cut the graph",
+        )
+        expect.true(
+            bool(torch.isfinite(grad).all()),
+            summary="the gradient of sigmoid (by autograd) is not finite at some inputs",
+            about=about,
+            hint="autograd differentiates both branches of torch.where: inf/inf in the unused "
+            "branch still gives nan. " + STABLE_HINT,
+        )
+        expect.close(
+            grad, leaf.grad, what="the gradient of sigmoid (by autograd)", about=about,
+            hint="σ'(z) = σ(z)(1 − σ(z)); at z = 0 it is 1/4. abs() has gradient 0 at 0: "
+            "use clamp or where on z itself",
+        )
+
+
+def test_sigmoid_without_builtin(student, reference, expect):
+    z = torch.tensor([-2.0, 0.0, 3.0])
+    about = expect.describe(z=z)
+    call = student.call("sigmoid", z, about=about)
+    hint = "build σ from torch.exp, arithmetic and torch.where, as the docstring shows"
+    expect.true(
+        call.events["counts"].get("torch.sigmoid", 0) == 0,
+        summary="sigmoid calls PyTorch's built-in sigmoid",
+        about=about,
+        hint=hint,
+    )
+    uses = forbidden_uses(student.syntax_tree(), "sigmoid", BUILTIN_SIGMOIDS)
+    expect.true(
+        not uses,
+        summary=f"sigmoid uses a built-in sigmoid: {', '.join(uses)}",
+        hint=hint,
+    )
+    expect.close(call.value, reference.sigmoid(z), what="sigmoid(z)", about=about, hint=hint)
+
+
+def test_weighted_sum_values(student, reference, rng, expect):
+    for dtype, n, b, (x1, x2, w1, w2, w3) in _cases(rng):
+        about = expect.describe(x1=x1, x2=x2, b=b)
+        got = student.call("weighted_sum", x1, x2, w1, w2, w3, kwargs=_bias(b), about=about).value
+        expect.close(
+            got, reference.weighted_sum(x1, x2, w1, w2, w3, b), what="weighted_sum(...)",
+            about=about, hint="H1 = x1·w1 + x2·w2 + b·w3: use b, whose default is 1",
+        )
+
+
+def test_forward_values(student, reference, rng, expect):
+    for dtype, n, b, (x1, x2, w1, w2, w3) in _cases(rng):
+        about = expect.describe(x1=x1, x2=x2, b=b)
+        got = student.call("forward", x1, x2, w1, w2, w3, kwargs=_bias(b), about=about).value
+        expect.close(
+            got, reference.forward(x1, x2, w1, w2, w3, b), what="forward(...)", about=about,
+            hint="forward = sigmoid(weighted_sum(x1, x2, w1, w2, w3, b)); pass b along",
+        )
+
+
+def test_forward_gradients(student, reference, rng, expect):
+    """Gradients w.r.t. the weights, against autograd on the reference and finite differences."""
+    x1, x2, w1, w2, w3 = _batch(rng, 50, torch.float64)
+    b, grad_output = 1.5, random_tensor(rng, (50,), torch.float64)
+    about = expect.describe(x1=x1, x2=x2, b=b) + " (float64)"
+    args = [x1, x2, w1, w2, w3]
+    reply = student.probe(
+        "call_with_gradients",
+        {"function": "forward", "args": args, "kwargs": {"b": b}, "wrt": [2, 3, 4],
+         "grad_output": grad_output},
+        function="forward",
+        about=about,
+    )
+    leaves = [w.clone().requires_grad_(True) for w in (w1, w2, w3)]
+    reference.forward(x1, x2, *leaves, b).backward(grad_output)
+    for name, index, grad, leaf in zip(("w1", "w2", "w3"), (2, 3, 4), reply.result["grads"], leaves):
+        expect.true(
+            grad is not None,
+            summary=f"no gradient flows from forward's output back to {name}",
+            about=about,
+            hint="compute with torch operations on the arguments; .item(), .detach() or "
+            "torch.tensor(...) cut the graph",
+        )
+        expect.close(grad, leaf.grad, what=f"d(forward)/d{name} by autograd", about=about,
+                     hint="the gradient through sigmoid(weighted_sum) is wrong somewhere")
+        step = 1e-6
+        shifted = [
+            student.call("forward", *[a + step * s if i == index else a for i, a in enumerate(args)],
+                         kwargs={"b": b}, about=about).value
+            for s in (1, -1)
+        ]
+        numeric = ((shifted[0] - shifted[1]) * grad_output).sum() / (2 * step)
+        expect.close(
+            grad, numeric.reshape(grad.shape), what=f"d(forward)/d{name} by autograd",
+            about=about + ", against central finite differences of your forward",
+            hint="your forward's values and its gradient disagree: is a custom autograd "
+            "Function's backward right?",
+            tolerance="finite_differences",
+        )
+
+
+def test_mse_loss_values(student, rng, expect):
+    for dtype in DTYPES:
+        for shape in SHAPES:
+            prediction, target = (random_tensor(rng, shape, dtype) for _ in range(2))
+            about = expect.describe(prediction=prediction, target=target)
+            got = student.call("mse_loss", prediction, target, about=about).value
+            expect.close(
+                got, torch.nn.MSELoss()(prediction, target), what="mse_loss(prediction, target)",
+                about=about, hint="the mean over all elements of (prediction − target)², as a "
+                "0-dim tensor: use .mean(), not .sum(), and do not index or call .item()",
+            )
+
+
+def test_inputs_unchanged(student, rng, expect):
+    x1, x2, *weights = _batch(rng, 20, torch.float32)
+    for weight in weights:
+        weight.requires_grad_(True)
+        weight.grad = torch.full_like(weight, 0.25)
+    prediction, target = random_tensor(rng, (20,), torch.float32), torch.ones(20)
+    calls = [
+        ("sigmoid", ("z",), (random_tensor(rng, (20,), torch.float32, 6.0),)),
+        ("weighted_sum", ("x1", "x2", "w1", "w2", "w3"), (x1, x2, *weights)),
+        ("forward", ("x1", "x2", "w1", "w2", "w3"), (x1, x2, *weights)),
+        ("mse_loss", ("prediction", "target"), (prediction, target)),
+    ]
+    for function, names, args in calls:
+        about = "weights that require grad and already hold a .grad" if "w1" in names else ""
+        call = student.call(function, *args, about=about)
+        expect.unchanged(args, call.args, names=names, what=function, about=about)

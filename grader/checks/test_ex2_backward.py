@@ -1,0 +1,242 @@
+"""Hidden checks of ex2_backward, gradients by hand and by autograd. Points: course.yml."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from grader.checking import random_tensor
+from grader.source_rules import forbidden_uses
+
+pytestmark = pytest.mark.ex2_backward
+
+DTYPES = (torch.float32, torch.float64)
+EXTREMES = (-1e4, -100.0, -30.0, 0.0, 30.0, 100.0, 1e4)
+NAMES = ("dL/dw1", "dL/dw2", "dL/dw3")
+AUTOGRAD = frozenset({"backward", "autograd", "func"})
+AUTOGRAD_MODULES = ("torch.autograd", "torch.func", "functorch")
+CHAIN_RULE_HINT = (
+    "dL/dw1 = Σ 2(ŷ − y)/N · σ'(H1) · x1 over the batch (x2 for w2, b for w3); "
+    "each gradient is 0-dim like its weight"
+)
+
+
+def _problem(rng, n, dtype):
+    """Inputs of L = mse_loss(forward(x1, x2, w1, w2, w3, b), target): data and weights."""
+    shape = () if n is None else (n,)
+    x1, x2 = random_tensor(rng, shape, dtype), random_tensor(rng, shape, dtype)
+    target = torch.rand(shape, generator=rng, dtype=torch.float64).to(dtype)
+    w1, w2, w3 = (random_tensor(rng, (), dtype, scale=0.7) for _ in range(3))
+    return [x1, x2, w1, w2, w3, target]
+
+
+def _autograd(reference, args, b):
+    """The three gradients by autograd on the reference loss, computed here."""
+    x1, x2, *weights, target = args
+    leaves = [w.detach().clone().requires_grad_(True) for w in weights]
+    reference.mse_loss(reference.forward(x1, x2, *leaves, b), target).backward()
+    return [leaf.grad for leaf in leaves]
+
+
+def _about(expect, args, b):
+    x1, x2, *_, target = args
+    return expect.describe(x1=x1, x2=x2, target=target, b=b)
+
+
+def _expect_gradients(expect, got, expected, about, hint, tolerance=None):
+    expect.true(
+        isinstance(got, tuple | list) and len(got) == 3,
+        summary="the gradients are not a tuple of three tensors",
+        about=about,
+        expected="(dL/dw1, dL/dw2, dL/dw3)",
+        got=f"{type(got).__name__} of length {len(got)}" if isinstance(got, tuple | list) else str(type(got)),
+        hint="return the three gradients as a tuple, in the order w1, w2, w3",
+    )
+    for name, value, want in zip(NAMES, got, expected, strict=True):
+        expect.close(value, want, what=name, about=about, hint=hint, tolerance=tolerance)
+
+
+def test_sigmoid_grad_values(student, reference, rng, expect):
+    for dtype in DTYPES:
+        for shape in ((), (1,), (1000,), (3, 4)):
+            z = random_tensor(rng, shape, dtype, scale=4.0)
+            about = expect.describe(z=z)
+            expect.close(
+                student.call("sigmoid_grad", z, about=about).value, reference.sigmoid_grad(z),
+                what="sigmoid_grad(z)", about=about, hint="σ'(z) = σ(z)·(1 − σ(z))",
+            )
+
+
+def test_sigmoid_grad_stable(student, reference, expect):
+    for dtype in DTYPES:
+        z = torch.tensor(EXTREMES, dtype=dtype)
+        about = expect.describe(z=z)
+        got = expect.tensor(
+            student.call("sigmoid_grad", z, about=about).value, like=z, what="sigmoid_grad(z)",
+            about=about,
+        )
+        hint = "compute σ(z) stably (torch.sigmoid is fine here), then σ·(1 − σ)"
+        expect.true(
+            bool(torch.isfinite(got).all()), summary="sigmoid_grad(z) is not finite for large |z|",
+            about=about, expected="values in [0, 0.25]", got=expect.values(got), hint=hint,
+        )
+        expect.close(got, reference.sigmoid_grad(z), what="sigmoid_grad(z)", about=about, hint=hint)
+
+
+def test_backward_matches_autograd(student, reference, rng, expect):
+    for dtype, n in ((torch.float32, 1), (torch.float32, 50), (torch.float64, 1000), (torch.float64, None)):
+        args = _problem(rng, n, dtype)
+        about = _about(expect, args, 1.0)
+        got = student.call("backward", *args, about=about).value
+        _expect_gradients(expect, got, _autograd(reference, args, 1.0), about, CHAIN_RULE_HINT)
+
+
+def test_backward_matches_finite_differences(student, reference, rng, expect):
+    args = _problem(rng, 30, torch.float64)
+    b, step = 0.8, 1e-6
+    about = _about(expect, args, b) + ", against central finite differences of L"
+    got = student.call("backward", *args, kwargs={"b": b}, about=about).value
+
+    def loss(shifted_args):
+        x1, x2, w1, w2, w3, target = shifted_args
+        return reference.mse_loss(reference.forward(x1, x2, w1, w2, w3, b), target)
+
+    numeric = []
+    for index in (2, 3, 4):
+        plus, minus = list(args), list(args)
+        plus[index], minus[index] = args[index] + step, args[index] - step
+        numeric.append((loss(plus) - loss(minus)) / (2 * step))
+    _expect_gradients(expect, got, numeric, about, CHAIN_RULE_HINT, tolerance="finite_differences")
+
+
+def test_backward_with_other_bias(student, reference, rng, expect):
+    for b in (0.0, -1.5, 3.0):
+        args = _problem(rng, 40, torch.float64)
+        about = _about(expect, args, b)
+        got = student.call("backward", *args, kwargs={"b": b}, about=about).value
+        _expect_gradients(
+            expect, got, _autograd(reference, args, b), about,
+            "the bias unit's input is b: dH1/dw3 = b, and H1 = x1·w1 + x2·w2 + b·w3",
+        )
+
+
+def test_backward_without_autograd(student, reference, rng, expect):
+    args = _problem(rng, 20, torch.float32)
+    about = _about(expect, args, 1.0) + ", called under torch.no_grad()"
+    call = student.call("backward", *args, about=about, no_grad=True)
+    hint = "write the chain rule with tensor arithmetic: no .backward(), torch.autograd or torch.func"
+    expect.true(
+        call.events["counts"].get("autograd", 0) == 0,
+        summary="backward used autograd", about=about, hint=hint,
+    )
+    uses = forbidden_uses(student.syntax_tree(), "backward", AUTOGRAD, AUTOGRAD_MODULES)
+    expect.true(not uses, summary=f"backward uses autograd: {', '.join(uses)}", hint=hint)
+    _expect_gradients(expect, call.value, _autograd(reference, args, 1.0), about, CHAIN_RULE_HINT)
+
+
+def test_autograd_gradients_values(student, reference, rng, expect):
+    for dtype, n, b in ((torch.float32, 10, 1.0), (torch.float64, 200, -0.7), (torch.float64, None, 2.0)):
+        args = _problem(rng, n, dtype)
+        about = _about(expect, args, b)
+        kwargs = {} if b == 1.0 else {"b": b}
+        call = student.call("autograd_gradients", *args, kwargs=kwargs, about=about)
+        expect.true(
+            call.events["counts"].get("autograd", 0) > 0,
+            summary="autograd_gradients did not use autograd",
+            about=about,
+            hint="make the weights leaves with requires_grad=True and call loss.backward()",
+        )
+        _expect_gradients(
+            expect, call.value, _autograd(reference, args, b), about,
+            "read .grad of the leaf copies after loss.backward(); use the provided forward and mse_loss",
+        )
+
+
+def test_autograd_gradients_no_side_effects(student, reference, rng, expect):
+    args = _problem(rng, 25, torch.float32)
+    x1, _, *weights, _ = args
+    x1.requires_grad_(True)  # data that (wrongly) requires grad must not receive a .grad
+    for weight in weights:
+        weight.requires_grad_(True)
+        weight.grad = torch.full_like(weight, 3.0)  # an old gradient must neither leak in nor change
+    about = "weights that require grad and already hold a .grad, and x1 with requires_grad=True"
+    call = student.call("autograd_gradients", *args, about=about)
+    expect.unchanged(
+        args, call.args, names=("x1", "x2", "w1", "w2", "w3", "target"), what="autograd_gradients",
+        about=about,
+    )
+    _expect_gradients(
+        expect, call.value, _autograd(reference, args, 1.0), about,
+        "work on leaf copies (w.detach().clone().requires_grad_()): the caller's old .grad must "
+        "not be added in",
+    )
+
+
+def test_sgd_step_values(student, rng, expect):
+    for lr, shape in ((0.1, ()), (0.5, (3,))):
+        weights = tuple(random_tensor(rng, shape, torch.float32) for _ in range(3))
+        grads = tuple(random_tensor(rng, shape, torch.float32) for _ in range(3))
+        about = f"{expect.describe(w1=weights[0], g1=grads[0])}, lr = {lr}"
+        call = student.call("sgd_step", weights, grads, lr, about=about)
+        expect.true(
+            isinstance(call.value, tuple) and len(call.value) == 3,
+            summary="sgd_step did not return a tuple of three tensors",
+            about=about,
+            expected="a tuple (w1', w2', w3')",
+            got=f"a {type(call.value).__name__}",
+            hint="return tuple(w - lr * g for ...)",
+        )
+        for index, (w, g, new) in enumerate(zip(weights, grads, call.value, strict=True), 1):
+            expect.close(new, w - lr * g, what=f"the new w{index}", about=about,
+                         hint="w − lr·g: a step against the gradient")
+        expect.unchanged(
+            [*weights, *grads], [*call.args[0], *call.args[1]],
+            names=("w1", "w2", "w3", "g1", "g2", "g3"), what="sgd_step", about=about,
+        )
+
+
+def test_fit_by_hand_trajectory(student, reference, rng, expect, once):
+    x1, x2, *weights, target = _problem(rng, 20, torch.float64)
+    settings = {"lr": 0.5, "n_steps": 25, "b": 1.5}
+    about = f"{expect.describe(x1=x1, x2=x2, target=target)}, {settings}"
+    expected_weights, expected_losses = once(
+        "trajectory", lambda: reference.fit_by_hand(x1, x2, target, tuple(weights), **settings)
+    )
+    call = student.call("fit_by_hand", x1, x2, target, tuple(weights), kwargs=settings, about=about)
+    expect.true(
+        isinstance(call.value, tuple | list) and len(call.value) == 2,
+        summary="fit_by_hand did not return (final_weights, losses)",
+        about=about,
+        hint="return a pair: the tuple of final weights and the list of losses",
+    )
+    final, losses = call.value
+    expect.trajectory(
+        losses, expected_losses, what="losses", about=about, tolerance="float64",
+        hint="each step: record the loss at the current weights (before the step), then "
+        "backward, then sgd_step with lr; use the given b",
+    )
+    expect.true(
+        isinstance(final, tuple | list) and len(final) == 3,
+        summary="the final weights are not a tuple of three tensors",
+        about=about,
+        hint="return tuple(weights) after the last step",
+    )
+    for index, (value, want) in enumerate(zip(final, expected_weights, strict=True), 1):
+        expect.close(value, want, what=f"the final w{index}", about=about,
+                     hint="return the weights after the last step")
+
+
+def test_inputs_unchanged(student, rng, expect):
+    args = _problem(rng, 15, torch.float32)
+    about = "x1, x2, target of shape (15,) and 0-dim weights"
+    call = student.call("backward", *args, about=about)
+    names = ("x1", "x2", "w1", "w2", "w3", "target")
+    expect.unchanged(args, call.args, names=names, what="backward", about=about)
+    x1, x2, *weights, target = args
+    call = student.call(
+        "fit_by_hand", x1, x2, target, tuple(weights), kwargs={"n_steps": 3}, about=about
+    )
+    expect.unchanged(
+        [x1, x2, target, *weights], [*call.args[:3], *call.args[3]],
+        names=("x1", "x2", "target", "w1", "w2", "w3"), what="fit_by_hand", about=about,
+    )

@@ -1,0 +1,82 @@
+"""The `grader` command: parse arguments, call a verb's main(), turn errors into one line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from grader import __version__
+from grader.course import CourseError
+from grader.grade import UsageError
+from grader.grading import IsolationMissing
+from grader.regions import MarkerError
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="grader", description="Build the course and grade submissions in a sandbox."
+    )
+    parser.add_argument("--version", action="version", version=f"grader {__version__}")
+    parser.add_argument(
+        "--course",
+        type=Path,
+        default=None,
+        help="course folder holding course.yml (default: the one the grader came with)",
+    )
+    verbs = parser.add_subparsers(dest="verb", required=True)
+
+    build = verbs.add_parser("build", help="generate exercises/ from solutions/")
+    build.add_argument("--check", action="store_true", help="only check that exercises/ is up to date")
+
+    grading = argparse.ArgumentParser(add_help=False)
+    grading.add_argument("--seed", type=int, default=None, help="seed of the random inputs (default: a new one, printed)")
+    grading.add_argument(
+        "--exercise", action="append", dest="exercises", metavar="ID", help="grade only this exercise (repeatable)"
+    )
+    grading.add_argument(
+        "--require-isolation", action="store_true", help="refuse to grade unless every sandbox layer is available"
+    )
+
+    grade = verbs.add_parser("grade", parents=[grading], help="grade one submission (a folder or a .zip)")
+    grade.add_argument("submission", type=Path)
+    grade.add_argument("--results", type=Path, default=Path("results.json"), help="where to write results.json")
+
+    batch = verbs.add_parser("batch", parents=[grading], help="grade every submission in a folder")
+    batch.add_argument("submissions", type=Path, help="folder with one sub-folder or .zip per student")
+    batch.add_argument("--out", type=Path, required=True, help="folder for results and grades.csv")
+    batch.add_argument("--jobs", type=int, default=None, help="parallel graders (default: one per core)")
+    batch.add_argument("--force", action="store_true", help="re-grade students that already have results")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.verb == "build":
+            from grader import build
+
+            return build.main(args.course, check=args.check)
+        if args.verb == "grade":
+            from grader import grade
+
+            return grade.main(
+                args.submission, args.results, args.seed, args.exercises, args.course, args.require_isolation
+            )
+        if args.verb == "batch":
+            from grader import batch
+
+            return batch.main(
+                args.submissions,
+                args.out,
+                jobs=args.jobs,
+                force=args.force,
+                seed=args.seed,
+                exercises=args.exercises,
+                course_root=args.course,
+                require_isolation=args.require_isolation,
+            )
+    except (CourseError, MarkerError, UsageError, IsolationMissing) as error:
+        print(f"grader: {error}", file=sys.stderr)
+        return 2
+    raise AssertionError(f"unhandled verb {args.verb}")
