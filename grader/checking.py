@@ -144,7 +144,11 @@ def _student_error_feedback(
             hint=_import_hint(error),
         )
     if error.kind == "probe":
-        return Feedback(summary=error.message, inputs=about, hint="follow the exercise's contract")
+        return Feedback(
+            summary=error.message,
+            inputs=about,
+            hint="keep the names, signatures and types the exercise asks for: the grader relies on them",
+        )
     summaries = {
         "exit": f"{function} tried to end the program ({error.type})",
         "memory": f"{function} ran out of memory (limit {exercise.limits.memory_mib} MiB)",
@@ -248,31 +252,37 @@ class Expect:
             hint=hint,
         )
 
+    def float_list(self, got: Any, length: int, *, what: str, about: str) -> list[float]:
+        """``got`` must be a list of ``length`` Python floats."""
+        self.true(
+            isinstance(got, list) and len(got) == length,
+            summary=f"the {what} are not a list with one entry per step",
+            about=about,
+            expected=f"a list of {length} floats",
+            got=describe_value(got) + (f" of {len(got)} entries" if isinstance(got, list | tuple) else ""),
+            hint="append one Python float per step",
+        )
+        self.true(
+            all(type(value) is float for value in got),
+            summary=f"the {what} are not all Python floats",
+            about=about,
+            expected=f"a list of {length} floats",
+            got=f"a list of {', '.join(sorted({describe_value(v) for v in got}))}",
+            hint="append loss.item(): a tensor would also keep its whole graph alive",
+        )
+        return got
+
     def trajectory(
         self, got: Any, expected: list[float], *, what: str, about: str, hint: str,
         tolerance: str,
     ) -> None:
         """A list of Python floats, one per step, each close to the expected one."""
-        self.true(
-            isinstance(got, list) and len(got) == len(expected),
-            summary=f"{what} is not a list with one entry per step",
-            about=about,
-            expected=f"a list of {len(expected)} floats",
-            got=f"{describe_value(got)} of length {len(got)}" if isinstance(got, list | tuple) else describe_value(got),
-            hint="append one Python float per step",
-        )
-        self.true(
-            all(type(value) is float for value in got),
-            summary=f"{what} are not all Python floats",
-            about=about,
-            got=f"entries of type {', '.join(sorted({describe_value(v) for v in got}))}",
-            hint="append loss.item(): a tensor would also keep its whole graph alive",
-        )
+        self.float_list(got, len(expected), what=what, about=about)
         rule = self.tolerances[tolerance]
         for step, (value, want) in enumerate(zip(got, expected, strict=True)):
             self.true(
                 abs(value - want) <= rule.atol + rule.rtol * abs(want),
-                summary=f"{what} part from the expected trajectory at step {step}",
+                summary=f"the {what} leave the expected trajectory at step {step}",
                 about=about,
                 expected=f"{what}[{step}] = {want:.7g} (within rtol={rule.rtol:g})",
                 got=f"{what}[{step}] = {value:.7g}",

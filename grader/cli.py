@@ -8,8 +8,7 @@ from pathlib import Path
 
 from grader import __version__
 from grader.course import CourseError
-from grader.grade import UsageError
-from grader.grading import IsolationMissing
+from grader.errors import IsolationMissing, UsageError, WorkerFailed
 from grader.regions import MarkerError
 
 
@@ -76,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
                 course_root=args.course,
                 require_isolation=args.require_isolation,
             )
-    except (CourseError, MarkerError, UsageError, IsolationMissing) as error:
+    except (CourseError, MarkerError, UsageError, IsolationMissing, WorkerFailed) as error:
         print(f"grader: {error}", file=sys.stderr)
         return 2
     raise AssertionError(f"unhandled verb {args.verb}")

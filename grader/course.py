@@ -10,6 +10,8 @@ from typing import Any
 
 import yaml
 
+from grader.errors import UsageError
+
 PACKAGE_DIR = Path(__file__).resolve().parent
 CHECKS_DIR = PACKAGE_DIR / "checks"
 DEFAULT_ROOT = PACKAGE_DIR.parent
@@ -85,6 +87,16 @@ class Course:
     @property
     def max_points(self) -> float:
         return sum(exercise.max_points for exercise in self.exercises)
+
+    def select(self, exercise_ids: list[str] | None) -> list[str]:
+        """The ids to grade: all when none are given; UsageError for an unknown one."""
+        known = [exercise.id for exercise in self.exercises]
+        for exercise_id in exercise_ids or []:
+            if exercise_id not in known:
+                raise UsageError(
+                    f"--exercise {exercise_id}: no such exercise (known: {', '.join(known)})"
+                )
+        return list(exercise_ids or known)
 
     def exercise(self, exercise_id: str) -> Exercise:
         for exercise in self.exercises:

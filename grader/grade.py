@@ -5,13 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from grader.course import load_course
-from grader.grading import grade_submissions, new_seed
+from grader.errors import UsageError
+from grader.sandbox.launch import start_zygote
 from grader.submission import load_submission
-from grader.writers import terminal_table, write_json
-
-
-class UsageError(ValueError):
-    """The command line names something that is not there; the message says what."""
 
 
 def main(
@@ -23,16 +19,18 @@ def main(
     require_isolation: bool = False,
 ) -> int:
     course = load_course(course_root)
-    known = [exercise.id for exercise in course.exercises]
-    for exercise in exercises or []:
-        if exercise not in known:
-            raise UsageError(f"--exercise {exercise}: no such exercise (known: {', '.join(known)})")
+    exercises = course.select(exercises)
     if not submission.exists():
         raise UsageError(f"{submission}: no such folder or .zip file")
+    started = start_zygote()  # it warms up while this process imports torch below
+    from grader.grading import grade_submissions, new_seed, sandbox
+    from grader.writers import terminal_table, write_json
+
     seed = new_seed() if seed is None else seed
     print(f"grading {submission} with seed {seed} (rerun with --seed {seed} to reproduce)")
-    loaded = load_submission(submission, known)
-    [grade] = grade_submissions(course, [loaded], seed, exercises, require_isolation)
+    loaded = load_submission(submission, [e.id for e in course.exercises])
+    with sandbox(require_isolation, started) as zygote:
+        [grade] = grade_submissions(course, [loaded], seed, zygote, exercises)
     write_json(results, grade)
     print(terminal_table(grade))
     print(f"results written to {results}")

@@ -89,16 +89,22 @@ def terminal_table(grade: Grade) -> str:
     return "\n".join(lines)
 
 
-def grades_csv(course: Course, grades: list[Grade]) -> str:
-    """student, one column per exercise, total."""
+def grades_csv(course: Course, results: list[dict[str, Any]]) -> str:
+    """student, one column per exercise, total; from results.json contents."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    exercise_ids = [exercise.id for exercise in course.exercises]
-    writer.writerow(["student", *exercise_ids, "total"])
-    for grade in sorted(grades, key=lambda g: g.student):
-        scores = {e.exercise: e.score for e in grade.exercises}
+    ids = [exercise.id for exercise in course.exercises]
+    writer.writerow(["student", *ids, "total"])
+    for result in sorted(results, key=lambda r: r["extra_data"]["student"]):
+        per_exercise = dict.fromkeys(ids, 0.0)
+        for test in result["tests"]:
+            per_exercise[test["tags"][0]] = per_exercise.get(test["tags"][0], 0.0) + test["score"]
         writer.writerow(
-            [grade.student, *(_points(scores.get(e, 0.0)) for e in exercise_ids), _points(grade.score)]
+            [
+                result["extra_data"]["student"],
+                *(_points(per_exercise[i]) for i in ids),
+                _points(result["score"]),
+            ]
         )
     return out.getvalue()
 

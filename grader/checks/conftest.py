@@ -2,10 +2,11 @@
 
 - ``student``: the submission's exercise module, run in the sandbox (grader/checking.py)
 - ``reference``: the reference solution of the exercise, in this trusted process
-- ``rng``: a torch.Generator for the check's random inputs, from the recorded seed
+- ``rng``: a torch.Generator for the check's random inputs, from the recorded seed;
+  ``rng_for(name)`` gives one that several checks share, for the same inputs
 - ``expect``: expectations that fail with feedback for the student
-- ``once``: ``once(key, compute)`` computes a reference result once per session; the
-  inputs come from the seed, so every submission gets the same ones
+- ``once``: ``once(key, compute)`` computes a reference result once per session (keys
+  are per exercise); the inputs come from the seed, so every submission gets the same
 """
 
 from __future__ import annotations
@@ -58,6 +59,13 @@ def rng(request: pytest.FixtureRequest) -> torch.Generator:
 
 
 @pytest.fixture
+def rng_for(request: pytest.FixtureRequest) -> Callable[[str], torch.Generator]:
+    """``rng_for(name)``: a generator that checks of the exercise share by name."""
+    exercise, _ = _ids(request)
+    return lambda name: _session(request).generator(f"{exercise}:{name}")
+
+
+@pytest.fixture
 def expect(request: pytest.FixtureRequest) -> Expect:
     exercise, check = _ids(request)
     course_exercise = _session(request).course.exercise(exercise)
@@ -67,7 +75,7 @@ def expect(request: pytest.FixtureRequest) -> Expect:
 
 @pytest.fixture
 def once(request: pytest.FixtureRequest) -> Callable[[str, Callable[[], Any]], Any]:
-    memo, prefix = _session(request).memo, _ids(request)
+    memo, prefix = _session(request).memo, _ids(request)[0]  # keys are per exercise
 
     def compute(key: str, function: Callable[[], Any]) -> Any:
         if (prefix, key) not in memo:

@@ -216,41 +216,54 @@ def _loop_diagnosis(events, n_epochs, lr):
     return "; ".join(findings) or "each epoch: zero_grad, forward, loss(prediction, target), backward, step"
 
 
-def test_train_trajectory(student, reference, rng, expect, once):
-    for n_epochs, lr in ((40, 0.1), (15, 0.05)):
-        state = _state(rng)
-        x_train, y_train, _, _ = _training_data(reference, _seed(rng))
-        about = f"train(model, x_train, y_train, n_epochs={n_epochs}, lr={lr}) from fixed initial weights"
+def _standard_run(student, reference, rng_for, once):
+    """The tutorial's run, shared by two checks: defaults on make_data(100) split 70/30.
 
-        def expected(state=state, x=x_train, y=y_train, n_epochs=n_epochs, lr=lr):
-            network = _reference_network(reference, state)
-            losses = reference.train(network, x, y, n_epochs=n_epochs, lr=lr)
-            return losses, {k: v.detach().clone() for k, v in network.state_dict().items()}
+    Returns the submission's reply and the reference's losses and final weights, both
+    from the same initial weights and data (each computed once).
+    """
+    rng = rng_for("standard run")
+    seed, state = _seed(rng), _state(rng)
+    x_train, y_train, x_test, y_test = _training_data(reference, seed)
+    about = "train(model, x_train, y_train) with the defaults (n_epochs=100, lr=0.1) on make_data(100) split 70/30"
+    reply = _train(student, state, x_train, y_train, 100, 0.1, about)
+    expected = once("standard run", lambda: _reference_train(reference, state, x_train, y_train, 100, 0.1))
+    return reply, expected, (x_test, y_test), about
 
-        want_losses, want_state = once(f"{n_epochs}-{lr}", expected)
-        reply = _train(student, state, x_train, y_train, n_epochs, lr, about)
-        hint = _loop_diagnosis(reply.events, n_epochs, lr)
-        expect.trajectory(reply.result["value"], want_losses, what="the losses", about=about,
-                          hint=hint, tolerance="float32")
-        for name, want in want_state.items():
-            expect.close(reply.result["state"][name], want, what=f"{name} after training",
-                         about=about, hint=hint)
+
+def _reference_train(reference, state, x, y, n_epochs, lr):
+    network = _reference_network(reference, state)
+    losses = reference.train(network, x, y, n_epochs=n_epochs, lr=lr)
+    return losses, {name: value.detach().clone() for name, value in network.state_dict().items()}
+
+
+def _expect_run(expect, reply, expected, n_epochs, lr, about):
+    want_losses, want_state = expected
+    hint = _loop_diagnosis(reply.events, n_epochs, lr)
+    expect.trajectory(reply.result["value"], want_losses, what="losses", about=about,
+                      hint=hint, tolerance="float32")
+    for name, want in want_state.items():
+        expect.close(reply.result["state"][name], want, what=f"{name} after training",
+                     about=about, hint=hint)
+
+
+def test_train_trajectory(student, reference, rng, rng_for, expect, once):
+    reply, expected, _, about = _standard_run(student, reference, rng_for, once)
+    _expect_run(expect, reply, expected, 100, 0.1, about)
+    # A second, short run with another learning rate catches a hard-coded lr.
+    state, (x_train, y_train, _, _) = _state(rng), _training_data(reference, _seed(rng))
+    about = "train(model, x_train, y_train, n_epochs=10, lr=0.05)"
+    reply = _train(student, state, x_train, y_train, 10, 0.05, about)
+    expected = once("short run", lambda: _reference_train(reference, state, x_train, y_train, 10, 0.05))
+    _expect_run(expect, reply, expected, 10, 0.05, about)
 
 
 def test_train_loop_details(student, rng, expect):
     state = _state(rng)
     x, y = random_tensor(rng, (30, 1), torch.float32), random_tensor(rng, (30, 1), torch.float32)
-    about = "train(model, x, y, n_epochs=12, lr=0.1) with the model in eval mode beforehand"
-    reply = _train(student, state, x, y, 12, 0.1, about)
-    losses = reply.result["value"]
-    expect.true(
-        isinstance(losses, list) and len(losses) == 12 and all(type(v) is float for v in losses),
-        summary="train did not return one Python float per epoch",
-        about=about,
-        expected="a list of 12 floats",
-        got=f"{type(losses).__name__} of {len(losses) if hasattr(losses, '__len__') else '?'} entries",
-        hint="append loss.item() once per epoch",
-    )
+    about = "train(model, x, y, n_epochs=5, lr=0.1) with the model in eval mode beforehand"
+    reply = _train(student, state, x, y, 5, 0.1, about)
+    expect.float_list(reply.result["value"], 5, what="losses", about=about)
     expect.unchanged([x, y], reply.result["args"], names=("x_train", "y_train"), what="train", about=about)
     modes = reply.result["modes"]
     expect.true(
@@ -269,21 +282,10 @@ def test_train_loop_details(student, rng, expect):
     )
 
 
-def test_train_fits_the_data(student, reference, rng, expect, once):
-    seed = _seed(rng)
-    state = _state(rng)
-    x_train, y_train, x_test, y_test = _training_data(reference, seed)
-    about = "train(model, x_train, y_train) with the defaults on make_data(100) split 70/30"
-
-    def reference_mse():
-        network = _reference_network(reference, state)
-        reference.train(network, x_train, y_train)
-        return reference.evaluate(network, x_test, y_test)
-
-    want = once("mse", reference_mse)
-    reply = _train(student, state, x_train, y_train, 100, 0.1, about)
-    final = reply.result.get("state", {})
-    got = reference.evaluate(_reference_network(reference, final), x_test, y_test)
+def test_train_fits_the_data(student, reference, rng_for, expect, once):
+    reply, (_, want_state), (x_test, y_test), about = _standard_run(student, reference, rng_for, once)
+    want = reference.evaluate(_reference_network(reference, want_state), x_test, y_test)
+    got = reference.evaluate(_reference_network(reference, reply.result["state"]), x_test, y_test)
     limit = 1.5 * want + 0.05
     expect.true(
         got <= limit,

@@ -107,8 +107,10 @@ class ProbeNetwork(nn.Module):
 
 
 def build_module(spec: str) -> nn.Module:
-    """Build one of a fixed set of modules by name (modules cannot cross the boundary)."""
-    torch.manual_seed(0)  # values do not matter, only which parameters exist
+    """Build one of a fixed set of modules by name (modules cannot cross the boundary).
+
+    Only which parameters exist matters, not their random initial values.
+    """
     if spec == "network":
         return ProbeNetwork()
     if spec == "linear_3_4":
@@ -191,13 +193,23 @@ def network_forward_backward(
 
 
 def _load(network: nn.Module, state: dict[str, Tensor]) -> None:
-    try:
-        network.load_state_dict(state, strict=True)
-    except RuntimeError as error:
+    """Load the grader's weights; say precisely which names or shapes do not match."""
+    have = {name: tuple(value.shape) for name, value in network.state_dict().items()}
+    want = {name: tuple(value.shape) for name, value in state.items()}
+    if have != want:
+        missing = [name for name in want if name not in have]
+        extra = [name for name in have if name not in want]
+        reshaped = [f"{n} is {have[n]}, not {want[n]}" for n in want if n in have and have[n] != want[n]]
+        problems = [
+            *([f"missing {', '.join(missing)}"] if missing else []),
+            *([f"unexpected {', '.join(extra)}"] if extra else []),
+            *reshaped,
+        ]
         raise ProbeError(
-            "the network's parameters are not fc1.weight, fc1.bias, fc2.weight, fc2.bias "
-            f"with the expected shapes: {str(error).splitlines()[0]}"
-        ) from None
+            "the network's parameters should be exactly fc1.weight, fc1.bias, fc2.weight and "
+            f"fc2.bias: {'; '.join(problems)}"
+        )
+    network.load_state_dict(state, strict=True)
 
 
 def _probe_network(state: dict[str, Tensor]) -> ProbeNetwork:

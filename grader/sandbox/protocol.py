@@ -148,11 +148,14 @@ def decode(header: Any, payload: bytes) -> Any:
         if tag == "dict":
             _keys(node, {"$", "items"})
             pairs = node["items"]
-            if type(pairs) is not list or not all(
-                type(p) is list and len(p) == 2 and type(p[0]) is str for p in pairs
-            ):
-                raise ProtocolError("dict items must be [string, value] pairs")
-            return {key: walk(value, depth + 1) for key, value in pairs}
+            if type(pairs) is not list:
+                raise ProtocolError("dict items must be a list")
+            result = {}
+            for pair in pairs:
+                if type(pair) is not list or len(pair) != 2 or type(pair[0]) is not str:
+                    raise ProtocolError("dict items must be [string, value] pairs")
+                result[pair[0]] = walk(pair[1], depth + 1)
+            return result
         if tag == "float":
             _keys(node, {"$", "repr"})
             if node["repr"] not in ("nan", "inf", "-inf"):
@@ -173,8 +176,8 @@ def decode(header: Any, payload: bytes) -> Any:
         shape, offset, nbytes = node["shape"], node["offset"], node["nbytes"]
         if dtype is None:
             raise ProtocolError(f"unsupported dtype {node['dtype']!r}")
-        if type(shape) is not list or len(shape) > 16 or not all(
-            type(n) is int and 0 <= n for n in shape
+        if type(shape) is not list or len(shape) > 16 or any(
+            type(n) is not int or n < 0 for n in shape
         ):
             raise ProtocolError("a tensor shape must be a list of at most 16 sizes >= 0")
         if type(offset) is not int or type(nbytes) is not int or offset < 0 or nbytes < 0:

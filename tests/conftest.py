@@ -1,0 +1,27 @@
+"""Fixtures shared by our own tests."""
+
+import os
+
+# Before anything imports torch: test_isolation forks children after torch is loaded.
+os.environ.setdefault("OMP_THREAD_LIMIT", "1")
+
+import pytest
+
+from grader.course import load_course
+from samples.make_class import write_class
+from tests.helpers import SEED, read_results, run_grader
+
+@pytest.fixture(scope="session")
+def course():
+    return load_course()
+
+
+@pytest.fixture(scope="session")
+def sample_class(tmp_path_factory, course):
+    """The sample class (reference, stubs, one student per mistake), graded once by `batch`."""
+    folder = tmp_path_factory.mktemp("class")
+    write_class(folder, course)
+    out = tmp_path_factory.mktemp("class-out")
+    done = run_grader("batch", str(folder), "--out", str(out), "--seed", str(SEED))
+    assert done.returncode == 0, done.stderr
+    return {"folder": folder, "out": out, "results": read_results(out), "stdout": done.stdout}
