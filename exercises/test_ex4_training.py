@@ -24,7 +24,8 @@ def test_make_data_shapes_and_dtype():
             and not tensor.requires_grad,
             call="make_data(n=10, seed=1)",
             expected=f"{name} of shape (10, 1), float32, requires_grad=False",
-            got=f"shape {tuple(tensor.shape)}, {tensor.dtype}, requires_grad={tensor.requires_grad}",
+            got=f"shape {tuple(tensor.shape)}, {tensor.dtype}, "
+            f"requires_grad={tensor.requires_grad}",
             hint="torch.randn(n, 1, generator=generator); the data is not trained, so no "
             "requires_grad",
         )

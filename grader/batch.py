@@ -94,7 +94,9 @@ def main(
         }
         failed = _run_workers(todo, jobs, settings, _Progress(len(todo)))
         for path in failed:
-            warnings.append(f"{student_id(path)}: the grader failed on this submission; see the log above")
+            warnings.append(
+                f"{student_id(path)}: the grader failed on this submission; see the log above"
+            )
     results = [_read(out / student_id(p) / "results.json") for p in paths]
     graded = [r for r in results if r is not None]
     (out / "grades.csv").write_text(grades_csv(course, graded), encoding="utf-8")

@@ -23,7 +23,9 @@ def generated_files(course: Course) -> dict[str, str]:
     files = {}
     for path in sorted(course.solutions_dir.rglob("*")):
         relative = path.relative_to(course.solutions_dir)
-        if path.is_dir() or any(part in _SKIPPED or part.startswith(".") for part in relative.parts):
+        if path.is_dir() or any(
+            part in _SKIPPED or part.startswith(".") for part in relative.parts
+        ):
             continue
         text = path.read_text(encoding="utf-8")
         name = relative.as_posix()
@@ -75,5 +77,8 @@ def main(root: Path | None = None, check: bool = False) -> int:
             print("run `grader build` and commit exercises/", file=sys.stderr)
         return 1 if stale else 0
     changed = write(course)
-    print(f"exercises/: {len(changed)} file(s) written" + (f": {', '.join(changed)}" if changed else ""))
+    print(
+        f"exercises/: {len(changed)} file(s) written"
+        + (f": {', '.join(changed)}" if changed else "")
+    )
     return 0

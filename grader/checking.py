@@ -10,8 +10,8 @@ check the feedback describes differences without showing the inputs' values.
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -79,7 +79,9 @@ class Student:
         try:
             return self.sandbox.run(self.exercise.id, probe, inputs, self.exercise.limits, no_grad)
         except StudentError as error:
-            raise CheckFailure(_student_error_feedback(error, self.exercise, function, about)) from None
+            raise CheckFailure(
+                _student_error_feedback(error, self.exercise, function, about)
+            ) from None
         except SandboxFailure as failure:
             raise CheckFailure(
                 Feedback(
@@ -147,13 +149,14 @@ def _student_error_feedback(
         return Feedback(
             summary=error.message,
             inputs=about,
-            hint="keep the names, signatures and types the exercise asks for: the grader relies on them",
+            hint="keep the names, signatures and types the exercise asks for: "
+            "the grader relies on them",
         )
     summaries = {
         "exit": f"{function} tried to end the program ({error.type})",
         "memory": f"{function} ran out of memory (limit {exercise.limits.memory_mib} MiB)",
         "recursion": f"{function} recursed too deeply (RecursionError)",
-        "unencodable": f"{function} returned something the grader cannot read back: {error.message}",
+        "unencodable": f"{function} returned what the grader cannot read back: {error.message}",
     }
     hints = {
         "exit": "return a value instead of calling sys.exit() or exit()",
@@ -165,7 +168,9 @@ def _student_error_feedback(
         summary=summaries.get(error.kind, f"{function} raised {error.type}: {error.message}"),
         inputs=about,
         traceback=error.traceback,
-        hint=hints.get(error.kind, "read your traceback from the bottom up: the last line is where it failed"),
+        hint=hints.get(
+            error.kind, "read your traceback from the bottom up: the last line is where it failed"
+        ),
     )
 
 
@@ -175,7 +180,9 @@ def _import_hint(error: StudentError) -> str:
             "only torch, numpy, matplotlib and common standard-library modules are available "
             "while grading; an exercise file must not import other files"
         )
-    return "code at the top level runs on import: keep experiments under `if __name__ == '__main__':`"
+    return (
+        "code at the top level runs on import: keep experiments under `if __name__ == '__main__':`"
+    )
 
 
 # ---- expectations -------------------------------------------------------------------
@@ -189,8 +196,14 @@ class Expect:
         self.tolerances = tolerances
 
     def true(
-        self, condition: bool, *, summary: str, about: str = "", expected: str = "",
-        got: str = "", hint: str = "",
+        self,
+        condition: bool,
+        *,
+        summary: str,
+        about: str = "",
+        expected: str = "",
+        got: str = "",
+        hint: str = "",
     ) -> None:
         """Fail with the given feedback unless ``condition`` holds."""
         if not condition:
@@ -198,7 +211,9 @@ class Expect:
                 Feedback(summary=summary, inputs=about, expected=expected, got=got, hint=hint)
             )
 
-    def tensor(self, got: Any, *, like: torch.Tensor, what: str, about: str, hint: str = "") -> torch.Tensor:
+    def tensor(
+        self, got: Any, *, like: torch.Tensor, what: str, about: str, hint: str = ""
+    ) -> torch.Tensor:
         """``got`` must be a tensor with the shape and dtype of ``like``."""
         if not isinstance(got, torch.Tensor):
             self.true(
@@ -259,7 +274,8 @@ class Expect:
             summary=f"the {what} are not a list with one entry per step",
             about=about,
             expected=f"a list of {length} floats",
-            got=describe_value(got) + (f" of {len(got)} entries" if isinstance(got, list | tuple) else ""),
+            got=describe_value(got)
+            + (f" of {len(got)} entries" if isinstance(got, list | tuple) else ""),
             hint="append one Python float per step",
         )
         self.true(
@@ -273,7 +289,13 @@ class Expect:
         return got
 
     def trajectory(
-        self, got: Any, expected: list[float], *, what: str, about: str, hint: str,
+        self,
+        got: Any,
+        expected: list[float],
+        *,
+        what: str,
+        about: str,
+        hint: str,
         tolerance: str,
     ) -> None:
         """A list of Python floats, one per step, each close to the expected one."""
@@ -290,7 +312,12 @@ class Expect:
             )
 
     def unchanged(
-        self, sent: Sequence[Any], after: Sequence[Any], *, names: Sequence[str], what: str,
+        self,
+        sent: Sequence[Any],
+        after: Sequence[Any],
+        *,
+        names: Sequence[str],
+        what: str,
         about: str,
     ) -> None:
         """Tensors the check passed in must come back with the same values, flags and .grad."""
@@ -317,7 +344,9 @@ class Expect:
         for name, value in inputs.items():
             if isinstance(value, torch.Tensor):
                 kind = f"{str(value.dtype).removeprefix('torch.')}, shape {tuple(value.shape)}"
-                parts.append(f"{name} = {show(value)} ({kind})" if self.visible else f"{name}: {kind}")
+                parts.append(
+                    f"{name} = {show(value)} ({kind})" if self.visible else f"{name}: {kind}"
+                )
             else:
                 parts.append(f"{name} = {value!r}")
         return "; ".join(parts)

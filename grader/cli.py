@@ -26,26 +26,49 @@ def _parser() -> argparse.ArgumentParser:
     verbs = parser.add_subparsers(dest="verb", required=True)
 
     build = verbs.add_parser("build", help="generate exercises/ from solutions/")
-    build.add_argument("--check", action="store_true", help="only check that exercises/ is up to date")
+    build.add_argument(
+        "--check", action="store_true", help="only check that exercises/ is up to date"
+    )
 
     grading = argparse.ArgumentParser(add_help=False)
-    grading.add_argument("--seed", type=int, default=None, help="seed of the random inputs (default: a new one, printed)")
     grading.add_argument(
-        "--exercise", action="append", dest="exercises", metavar="ID", help="grade only this exercise (repeatable)"
+        "--seed",
+        type=int,
+        default=None,
+        help="seed of the random inputs (default: a new one, printed)",
     )
     grading.add_argument(
-        "--require-isolation", action="store_true", help="refuse to grade unless every sandbox layer is available"
+        "--exercise",
+        action="append",
+        dest="exercises",
+        metavar="ID",
+        help="grade only this exercise (repeatable)",
+    )
+    grading.add_argument(
+        "--require-isolation",
+        action="store_true",
+        help="refuse to grade unless every sandbox layer is available",
     )
 
-    grade = verbs.add_parser("grade", parents=[grading], help="grade one submission (a folder or a .zip)")
+    grade = verbs.add_parser(
+        "grade", parents=[grading], help="grade one submission (a folder or a .zip)"
+    )
     grade.add_argument("submission", type=Path)
-    grade.add_argument("--results", type=Path, default=Path("results.json"), help="where to write results.json")
+    grade.add_argument(
+        "--results", type=Path, default=Path("results.json"), help="where to write results.json"
+    )
 
     batch = verbs.add_parser("batch", parents=[grading], help="grade every submission in a folder")
-    batch.add_argument("submissions", type=Path, help="folder with one sub-folder or .zip per student")
+    batch.add_argument(
+        "submissions", type=Path, help="folder with one sub-folder or .zip per student"
+    )
     batch.add_argument("--out", type=Path, required=True, help="folder for results and grades.csv")
-    batch.add_argument("--jobs", type=int, default=None, help="parallel graders (default: one per core)")
-    batch.add_argument("--force", action="store_true", help="re-grade students that already have results")
+    batch.add_argument(
+        "--jobs", type=int, default=None, help="parallel graders (default: one per core)"
+    )
+    batch.add_argument(
+        "--force", action="store_true", help="re-grade students that already have results"
+    )
     return parser
 
 
@@ -60,7 +83,12 @@ def main(argv: list[str] | None = None) -> int:
             from grader import grade
 
             return grade.main(
-                args.submission, args.results, args.seed, args.exercises, args.course, args.require_isolation
+                args.submission,
+                args.results,
+                args.seed,
+                args.exercises,
+                args.course,
+                args.require_isolation,
             )
         if args.verb == "batch":
             from grader import batch

@@ -120,14 +120,19 @@ def load_course(root: Path | None = None, checks_dir: Path = CHECKS_DIR) -> Cour
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as error:
-        raise CourseError(f"{path}: not valid YAML: {error}") from None
+        mark = getattr(error, "problem_mark", None)
+        where = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise CourseError(f"{path}{where}: not valid YAML: {problem}") from None
     reader = _Reader(path)
     top = reader.mapping(data, "", required={"course", "title", "exercises"}, optional={"defaults"})
     defaults = reader.mapping(
         top.get("defaults", {}), "defaults", required=set(), optional={"limits", "tolerances"}
     )
     default_limits = reader.limits(defaults.get("limits", {}), "defaults.limits", base=None)
-    default_tolerances = reader.tolerances(defaults.get("tolerances", {}), "defaults.tolerances", {})
+    default_tolerances = reader.tolerances(
+        defaults.get("tolerances", {}), "defaults.tolerances", {}
+    )
     exercises = []
     for index, raw in enumerate(reader.sequence(top["exercises"], "exercises")):
         exercise = reader.exercise(raw, f"exercises[{index}]", default_limits, default_tolerances)
@@ -219,7 +224,9 @@ class _Reader:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise self.fail(key, f"expected a number, got {value!r}")
         if value < 0 or (positive and value == 0):
-            raise self.fail(key, f"must be {'positive' if positive else 'zero or more'}, got {value}")
+            raise self.fail(
+                key, f"must be {'positive' if positive else 'zero or more'}, got {value}"
+            )
         return value
 
     def limits(self, value: Any, key: str, base: Limits | None) -> Limits:
@@ -229,9 +236,7 @@ class _Reader:
         merged.update({name: self.number(raw[name], _join(key, name), True) for name in raw})
         return Limits(**merged)
 
-    def tolerances(
-        self, value: Any, key: str, base: dict[str, Tolerance]
-    ) -> dict[str, Tolerance]:
+    def tolerances(self, value: Any, key: str, base: dict[str, Tolerance]) -> dict[str, Tolerance]:
         names = {"float32", "float64", "finite_differences"}
         raw = self.mapping(value, key, required=set() if base else names, optional=names)
         merged = dict(base)

@@ -179,16 +179,25 @@ def run_checks(session: GradingSession, select: str | None = None) -> int:
 
     args = [
         str(CHECKS_DIR),
-        "-p", "no:cacheprovider",
-        "-p", "no:terminal",
-        "-p", "no:stepwise",
-        "-p", "no:legacypath",
-        "-p", "no:logging",  # per-test log capture costs ~4 ms a check
-        "-p", "no:unraisableexception",  # its gc.collect() at exit costs ~0.2 s a session
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "no:terminal",
+        "-p",
+        "no:stepwise",
+        "-p",
+        "no:legacypath",
+        "-p",
+        "no:logging",  # per-test log capture costs ~4 ms a check
+        "-p",
+        "no:unraisableexception",  # its gc.collect() at exit costs ~0.2 s a session
         "--capture=no",  # checks print nothing; the students' output is captured in the sandbox
-        "-c", str(CHECKS_DIR / "pytest.ini"),
-        "--rootdir", str(CHECKS_DIR),
-        "-m", " or ".join(session.exercises) if select is None else select,
+        "-c",
+        str(CHECKS_DIR / "pytest.ini"),
+        "--rootdir",
+        str(CHECKS_DIR),
+        "-m",
+        " or ".join(session.exercises) if select is None else select,
     ]
     sys.stdout.flush()
     return pytest.main(args, plugins=[GradingPlugin(session)])

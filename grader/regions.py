@@ -59,8 +59,10 @@ def answer_regions(source: str, filename: str) -> list[AnswerRegion]:
         if text == BEGIN:
             if open_line is not None:
                 raise MarkerError(
-                    filename, line, f"nested {BEGIN!r}: the region opened at line {open_line} "
-                    f"is still open; close it with {END!r} first"
+                    filename,
+                    line,
+                    f"nested {BEGIN!r}: the region opened at line {open_line} "
+                    f"is still open; close it with {END!r} first",
                 )
             open_line = line
             continue
@@ -80,15 +82,19 @@ def _region(
         node for node in ast.walk(tree) if isinstance(node, ast.stmt) and begin < node.lineno < end
     ]
     if not statements:
-        raise MarkerError(filename, begin, "empty answer region: put the solution between the markers")
+        raise MarkerError(
+            filename, begin, "empty answer region: put the solution between the markers"
+        )
     # The region belongs to the innermost function around its first line; the markers
     # are comments, which the syntax tree does not place, so test the statements.
     enclosing = [span for span in _function_spans(tree) if span[0] < begin <= span[1]]
     owner = max(enclosing, key=lambda span: span[0]) if enclosing else None
     if owner is None or any(node.end_lineno > owner[1] for node in statements):
         raise MarkerError(
-            filename, begin, "answer region outside a function: put it inside a function's body "
-            "so that an unfinished function fails only its own checks"
+            filename,
+            begin,
+            "answer region outside a function: put it inside a function's body "
+            "so that an unfinished function fails only its own checks",
         )
     begin_indent = _indent(lines[begin - 1])
     if _indent(lines[end - 1]) != begin_indent:

@@ -16,8 +16,18 @@ import ast
 
 # Ways to reach an object by a computed name, or to rewrite the module from inside.
 DYNAMIC_CALLS = frozenset(
-    {"getattr", "setattr", "delattr", "eval", "exec", "compile", "__import__", "globals",
-     "vars", "locals"}
+    {
+        "getattr",
+        "setattr",
+        "delattr",
+        "eval",
+        "exec",
+        "compile",
+        "__import__",
+        "globals",
+        "vars",
+        "locals",
+    }
 )
 DYNAMIC_NAMES = frozenset({"importlib", "builtins", "__builtins__"})
 DYNAMIC_ATTRIBUTES = frozenset({"__dict__", "__getattribute__", "modules", "__globals__"})
@@ -64,15 +74,27 @@ def dynamic_lookups(tree: ast.Module) -> list[str]:
     """Computed-name lookups anywhere in the module, which reading cannot follow."""
     found = []
     for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in DYNAMIC_CALLS:
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id in DYNAMIC_CALLS
+        ):
             found.append(f"{node.func.id}(...)")
         elif isinstance(node, ast.Name) and node.id in DYNAMIC_NAMES:
             found.append(node.id)
         elif isinstance(node, ast.Attribute) and node.attr in DYNAMIC_ATTRIBUTES:
             found.append(ast.unparse(node))
         elif isinstance(node, ast.Import | ast.ImportFrom):
-            names = [node.module or ""] if isinstance(node, ast.ImportFrom) else [a.name for a in node.names]
-            found += [f"import {name}" for name in names if name.split(".")[0] in DYNAMIC_NAMES | {"grader"}]
+            names = (
+                [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else [a.name for a in node.names]
+            )
+            found += [
+                f"import {name}"
+                for name in names
+                if name.split(".")[0] in DYNAMIC_NAMES | {"grader"}
+            ]
     return found
 
 

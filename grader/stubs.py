@@ -19,7 +19,7 @@ def make_stub(source: str, exercise_id: str, filename: str) -> str:
         message = not_implemented_message(exercise_id, region.function)
         lines[region.begin - 1 : region.end] = [
             f"{region.indent}# YOUR CODE HERE\n",
-            f"{region.indent}raise NotImplementedError(\"{message}\")\n",
+            f'{region.indent}raise NotImplementedError("{message}")\n',
         ]
     stub = "".join(lines)
     ast.parse(stub, filename=filename)  # a stub that does not parse is a bug here, not a student's

@@ -42,7 +42,9 @@ def student_id(path: Path) -> str:
 
 def load_submission(path: Path, exercises: list[str]) -> Submission:
     """Read the exercise files of the submission at ``path`` (a folder or a .zip)."""
-    candidates: dict[str, list[tuple[int, int, str, Callable[[], bytes]]]] = {e: [] for e in exercises}
+    candidates: dict[str, list[tuple[int, int, str, Callable[[], bytes]]]] = {
+        e: [] for e in exercises
+    }
     problems: dict[str, str] = {}
     notes: list[str] = []
     try:
@@ -116,7 +118,10 @@ def _zip_members(path: Path) -> Iterator[tuple[str, Callable[[], bytes]]]:
             raise ValueError(f"the zip holds more than {MAX_ZIP_MEMBERS} files")
         for info in infos:
             if not info.is_dir():
-                yield info.filename.replace("\\", "/").lstrip("/"), lambda i=info: _read_zip(path, i)
+                yield (
+                    info.filename.replace("\\", "/").lstrip("/"),
+                    lambda i=info: _read_zip(path, i),
+                )
 
 
 def _read_zip(path: Path, info: zipfile.ZipInfo) -> bytes:

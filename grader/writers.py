@@ -17,7 +17,9 @@ def results_json(grade: Grade) -> dict[str, Any]:
     numbers: dict[str, int] = {}
     tests = []
     for check in grade.checks:
-        exercise_number = list(dict.fromkeys(c.exercise for c in grade.checks)).index(check.exercise) + 1
+        exercise_number = (
+            list(dict.fromkeys(c.exercise for c in grade.checks)).index(check.exercise) + 1
+        )
         numbers[check.exercise] = numbers.get(check.exercise, 0) + 1
         tests.append(
             {
@@ -29,7 +31,11 @@ def results_json(grade: Grade) -> dict[str, Any]:
                 "output": check.feedback.text() if check.feedback else "",
                 "visibility": check.visibility,
                 "tags": [check.exercise, check.check],
-                "extra_data": {"check": check.check, "status": check.status, "seconds": round(check.seconds, 4)},
+                "extra_data": {
+                    "check": check.check,
+                    "status": check.status,
+                    "seconds": round(check.seconds, 4),
+                },
             }
         )
     return {
@@ -54,14 +60,17 @@ def write_json(path: Path, grade: Grade) -> None:
     """Write results.json atomically, so a reader never sees half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(".json.partial")
-    partial.write_text(json.dumps(results_json(grade), indent=2, ensure_ascii=False) + "\n", "utf-8")
+    partial.write_text(
+        json.dumps(results_json(grade), indent=2, ensure_ascii=False) + "\n", "utf-8"
+    )
     partial.replace(path)
 
 
 def summary(grade: Grade) -> str:
     """One line per exercise and the total."""
     lines = [
-        f"{e.exercise}: {_points(e.score)}/{_points(e.max_score)}  {e.title}" for e in grade.exercises
+        f"{e.exercise}: {_points(e.score)}/{_points(e.max_score)}  {e.title}"
+        for e in grade.exercises
     ]
     lines.append(f"total: {_points(grade.score)}/{_points(grade.max_score)}")
     lines += [f"note: {note}" for note in grade.notes]
@@ -80,7 +89,9 @@ def terminal_table(grade: Grade) -> str:
             if check.exercise != exercise.exercise:
                 continue
             mark = {"passed": "PASS", "failed": "FAIL", "error": "ERROR"}[check.status]
-            line = f"  {mark:5} {_points(check.score):>3}/{_points(check.max_score):<3} {check.check}"
+            line = (
+                f"  {mark:5} {_points(check.score):>3}/{_points(check.max_score):<3} {check.check}"
+            )
             if check.feedback:
                 line += f"  {check.feedback.summary.splitlines()[0][:110]}"
             lines.append(line)

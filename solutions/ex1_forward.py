@@ -78,9 +78,7 @@ def weighted_sum(
     ### END SOLUTION
 
 
-def forward(
-    x1: Tensor, x2: Tensor, w1: Tensor, w2: Tensor, w3: Tensor, b: float = 1.0
-) -> Tensor:
+def forward(x1: Tensor, x2: Tensor, w1: Tensor, w2: Tensor, w3: Tensor, b: float = 1.0) -> Tensor:
     """The whole forward pass: O1 = σ(H1), the sigmoid of the weighted sum.
 
     With a single neuron and no hidden layer, O1 is the prediction ŷ.

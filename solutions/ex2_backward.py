@@ -37,9 +37,7 @@ from torch import Tensor
 Weights = tuple[Tensor, Tensor, Tensor]
 
 
-def forward(
-    x1: Tensor, x2: Tensor, w1: Tensor, w2: Tensor, w3: Tensor, b: float = 1.0
-) -> Tensor:
+def forward(x1: Tensor, x2: Tensor, w1: Tensor, w2: Tensor, w3: Tensor, b: float = 1.0) -> Tensor:
     """Provided: the prediction ŷ = σ(x1·w1 + x2·w2 + b·w3) of exercise 1."""
     return torch.sigmoid(x1 * w1 + x2 * w2 + b * w3)
 

@@ -98,8 +98,11 @@ def test_sigmoid_leaves_its_input_alone():
 def test_weighted_sum_by_hand():
     expect_close(
         weighted_sum(
-            torch.tensor(2.0), torch.tensor(3.0),
-            torch.tensor(0.5), torch.tensor(-1.0), torch.tensor(0.25),
+            torch.tensor(2.0),
+            torch.tensor(3.0),
+            torch.tensor(0.5),
+            torch.tensor(-1.0),
+            torch.tensor(0.25),
         ),
         torch.tensor(2.0 * 0.5 + 3.0 * -1.0 + 1.0 * 0.25),
         call="weighted_sum(x1=2, x2=3, w1=0.5, w2=-1, w3=0.25)",

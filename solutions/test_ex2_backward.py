@@ -48,15 +48,20 @@ def test_sigmoid_grad_at_zero_and_far_away():
     )
 
 
+def expect_gradients(got, expected, *, call, hint):
+    """The three gradients, one by one, so a message names the wrong one."""
+    __tracebackhide__ = True
+    for name, gradient, want in zip(("dL/dw1", "dL/dw2", "dL/dw3"), got, expected, strict=True):
+        expect_close(gradient, want, call=f"{name} from {call}", hint=hint)
+
+
 def test_backward_worked_example():
-    got = backward(**EXAMPLE)
-    for name, gradient, expected in zip(("dL/dw1", "dL/dw2", "dL/dw3"), got, EXAMPLE_GRADIENTS):
-        expect_close(
-            gradient,
-            expected,
-            call=f"{name} from backward(x1=[1], x2=[2], w1=w2=w3=0, target=[1])",
-            hint="dL/dH1 = 2·(ŷ − y)/N · σ'(H1) = −0.25 here; then multiply by x1, x2 and b",
-        )
+    expect_gradients(
+        backward(**EXAMPLE),
+        EXAMPLE_GRADIENTS,
+        call="backward(x1=[1], x2=[2], w1=w2=w3=0, target=[1])",
+        hint="dL/dH1 = 2·(ŷ − y)/N · σ'(H1) = −0.25 here; then multiply by x1, x2 and b",
+    )
 
 
 def test_backward_agrees_with_autograd_on_a_batch():
@@ -69,40 +74,34 @@ def test_backward_agrees_with_autograd_on_a_batch():
         target=torch.tensor([1.0, 0.0, 1.0]),
         b=2.0,
     )
-    for name, got, expected in zip(
-        ("dL/dw1", "dL/dw2", "dL/dw3"), backward(**inputs), autograd_reference(**inputs)
-    ):
-        expect_close(
-            got,
-            expected,
-            call=f"{name} from backward on a batch of 3 with b = 2",
-            hint="sum the per-example terms over the batch, divide by N once (the mean), "
-            "and use b for dH1/dw3",
-        )
+    expect_gradients(
+        backward(**inputs),
+        autograd_reference(**inputs),
+        call="backward on a batch of 3 with b = 2",
+        hint="sum the per-example terms over the batch, divide by N once (the mean), "
+        "and use b for dH1/dw3",
+    )
 
 
 def test_backward_needs_no_autograd():
     with torch.no_grad():
         got = backward(**EXAMPLE)
-    for name, gradient, expected in zip(("dL/dw1", "dL/dw2", "dL/dw3"), got, EXAMPLE_GRADIENTS):
-        expect_close(
-            gradient,
-            expected,
-            call=f"{name} from backward(...) under torch.no_grad()",
-            hint="compute the chain rule with tensor arithmetic; .backward() needs a graph "
-            "and there is none under torch.no_grad()",
-        )
+    expect_gradients(
+        got,
+        EXAMPLE_GRADIENTS,
+        call="backward(...) under torch.no_grad()",
+        hint="compute the chain rule with tensor arithmetic; .backward() needs a graph "
+        "and there is none under torch.no_grad()",
+    )
 
 
 def test_autograd_gradients_worked_example():
-    got = autograd_gradients(**EXAMPLE)
-    for name, gradient, expected in zip(("dL/dw1", "dL/dw2", "dL/dw3"), got, EXAMPLE_GRADIENTS):
-        expect_close(
-            gradient,
-            expected,
-            call=f"{name} from autograd_gradients(x1=[1], x2=[2], w1=w2=w3=0, target=[1])",
-            hint="leaf copies with requires_grad=True, loss.backward(), then read .grad",
-        )
+    expect_gradients(
+        autograd_gradients(**EXAMPLE),
+        EXAMPLE_GRADIENTS,
+        call="autograd_gradients(x1=[1], x2=[2], w1=w2=w3=0, target=[1])",
+        hint="leaf copies with requires_grad=True, loss.backward(), then read .grad",
+    )
 
 
 def test_autograd_gradients_leaves_the_weights_alone():
@@ -128,7 +127,7 @@ def test_sgd_step_by_hand():
         got=got,
         hint="return tuple(...) of the new weights",
     )
-    for w, expected in zip(got, (0.95, -1.9, 0.5)):
+    for w, expected in zip(got, (0.95, -1.9, 0.5), strict=True):
         expect_close(
             w,
             torch.tensor(expected),
@@ -149,7 +148,7 @@ def test_fit_by_hand_brings_the_loss_down():
     x2 = torch.tensor([1.0, 0.0, 1.0, 0.0])
     target = torch.tensor([0.0, 0.0, 1.0, 1.0])
     weights = (torch.tensor(0.0), torch.tensor(0.0), torch.tensor(0.0))
-    final, losses = fit_by_hand(x1, x2, target, weights, lr=0.5, n_steps=50)
+    _, losses = fit_by_hand(x1, x2, target, weights, lr=0.5, n_steps=50)
     expect(
         len(losses) == 50 and all(type(loss) is float for loss in losses),
         call="fit_by_hand(..., n_steps=50)",

@@ -11,6 +11,7 @@ from grader.course import load_course
 from samples.make_class import write_class
 from tests.helpers import SEED, read_results, run_grader
 
+
 @pytest.fixture(scope="session")
 def course():
     return load_course()

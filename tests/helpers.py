@@ -9,7 +9,9 @@ ROOT = Path(__file__).resolve().parents[1]
 SEED = 11
 
 
-def run_grader(*args: str, env: dict[str, str] | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+def run_grader(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 600
+) -> subprocess.CompletedProcess:
     """Run the `grader` command as a user would; never raises on a non-zero exit."""
     return subprocess.run(
         [sys.executable, "-m", "grader", *args],

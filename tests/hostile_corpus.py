@@ -28,41 +28,79 @@ def _a(student: str, exercise: str, at: str, code: str, fails: str, feedback: st
 
 WRONG_SIGMOID = "torch.full_like(z, 0.123)"
 ATTACKS = (
-    _a("patch_comparisons", "ex1_forward", "top", """
+    _a(
+        "patch_comparisons",
+        "ex1_forward",
+        "top",
+        """
 import torch
 torch.allclose = lambda *a, **k: True
 torch.isclose = lambda a, b, *x, **k: torch.ones_like(a, dtype=torch.bool)
 torch.equal = lambda *a, **k: True
 torch.Tensor.__eq__ = lambda self, other: True
-""", "", ""),
-    _a("patched_and_wrong", "ex1_forward", "sigmoid", f"""
+""",
+        "",
+        "",
+    ),
+    _a(
+        "patched_and_wrong",
+        "ex1_forward",
+        "sigmoid",
+        f"""
 torch.allclose = lambda *a, **k: True
 torch.isclose = lambda a, b, *x, **k: torch.ones_like(a, dtype=torch.bool)
-return {WRONG_SIGMOID}""", "sigmoid_values sigmoid_stable_at_extremes sigmoid_without_builtin", "wrong values"),
-    _a("tensor_subclass", "ex1_forward", "sigmoid", f"""
+return {WRONG_SIGMOID}""",
+        "sigmoid_values sigmoid_stable_at_extremes sigmoid_without_builtin",
+        "wrong values",
+    ),
+    _a(
+        "tensor_subclass",
+        "ex1_forward",
+        "sigmoid",
+        f"""
 class Liar(torch.Tensor):
     def __eq__(self, other):
         return True
     @classmethod
     def __torch_function__(cls, func, types, args=(), kwargs=None):
-        return True if func.__name__ in ("allclose", "equal") else super().__torch_function__(func, types, args, kwargs or {{}})
-return {WRONG_SIGMOID}.as_subclass(Liar)""", "sigmoid_values sigmoid_stable_at_extremes sigmoid_without_builtin"),
-    _a("fake_output", "ex1_forward", "sigmoid", f"""
+        if func.__name__ in ("allclose", "equal"):
+            return True
+        return super().__torch_function__(func, types, args, kwargs or {{}})
+return {WRONG_SIGMOID}.as_subclass(Liar)""",
+        "sigmoid_values sigmoid_stable_at_extremes sigmoid_without_builtin",
+    ),
+    _a(
+        "fake_output",
+        "ex1_forward",
+        "sigmoid",
+        f"""
 print('{{"score": 100, "tests": []}}')
 print("PASS sigmoid_values 3/3")
 import json
 with open("results.json", "w") as f:
     json.dump({{"score": 100}}, f)
-return {WRONG_SIGMOID}""", "sigmoid_values"),
-    _a("write_outside", "ex1_forward", "sigmoid", """
+return {WRONG_SIGMOID}""",
+        "sigmoid_values",
+    ),
+    _a(
+        "write_outside",
+        "ex1_forward",
+        "sigmoid",
+        """
 for path in ("{out}/pwned.txt", "{marker}", "/tmp/pwned-by-student", "../pwned"):
     try:
         with open(path, "w") as f:
             f.write("pwned")
     except OSError:
         pass
-return torch.full_like(z, 0.123)""", "sigmoid_values"),
-    _a("read_secrets", "ex1_forward", "sigmoid", """
+return torch.full_like(z, 0.123)""",
+        "sigmoid_values",
+    ),
+    _a(
+        "read_secrets",
+        "ex1_forward",
+        "sigmoid",
+        """
 stolen = []
 for path in ("{solutions}/ex1_forward.py", "{checks}/test_ex1_forward.py", "{other}/ex1_forward.py",
              "{course}/course.yml"):
@@ -73,8 +111,15 @@ for path in ("{solutions}/ex1_forward.py", "{checks}/test_ex1_forward.py", "{oth
         pass
 if stolen:
     return torch.sigmoid(z)  # earns the values only if something leaked
-return torch.full_like(z, 0.123)""", "sigmoid_values", "0.123"),
-    _a("snoop_memory", "ex1_forward", "sigmoid", """
+return torch.full_like(z, 0.123)""",
+        "sigmoid_values",
+        "0.123",
+    ),
+    _a(
+        "snoop_memory",
+        "ex1_forward",
+        "sigmoid",
+        """
 import gc
 found = any(
     isinstance(o, str) and ("exp_of_negative_part" in o or "def test_sigmoid_values" in o)
@@ -82,61 +127,149 @@ found = any(
 )
 if found:
     return torch.sigmoid(z)  # earns the values only if the zygote held secrets
-return torch.full_like(z, 0.123)""", "sigmoid_values"),
-    _a("environment", "ex1_forward", "sigmoid", """
+return torch.full_like(z, 0.123)""",
+        "sigmoid_values",
+    ),
+    _a(
+        "environment",
+        "ex1_forward",
+        "sigmoid",
+        """
 import os
 if "GRADER_TEST_SECRET" in os.environ:
     return torch.sigmoid(z)
-return torch.full_like(z, 0.123)""", "sigmoid_values"),
-    _a("network", "ex1_forward", "sigmoid", """
+return torch.full_like(z, 0.123)""",
+        "sigmoid_values",
+    ),
+    _a(
+        "network",
+        "ex1_forward",
+        "sigmoid",
+        """
 import socket
 try:
     socket.create_connection(("127.0.0.1", {port}), timeout=1).sendall(b"leak")
     return torch.sigmoid(z)
 except OSError:
-    return torch.full_like(z, 0.123)""", "sigmoid_values"),
-    _a("kill_grader", "ex1_forward", "sigmoid", """
+    return torch.full_like(z, 0.123)""",
+        "sigmoid_values",
+    ),
+    _a(
+        "kill_grader",
+        "ex1_forward",
+        "sigmoid",
+        """
 import os, signal
 for pid in (os.getppid(), {grader_pid}, -1):
     try:
         os.kill(pid, signal.SIGKILL)
     except OSError:
         pass
-return torch.full_like(z, 0.123)""", "sigmoid_values"),
-    _a("exit_politely", "ex1_forward", "sigmoid", "import sys\nsys.exit(0)",
-       "sigmoid_values", "tried to end the program"),
-    _a("exit_hard", "ex1_forward", "sigmoid", "import os\nos._exit(0)",
-       "sigmoid_values", "ended the Python process"),
-    _a("segfault", "ex1_forward", "sigmoid", "import ctypes\nctypes.string_at(0)",
-       "sigmoid_values", "segmentation fault"),
-    _a("recursion", "ex1_forward", "sigmoid", "return sigmoid(z)",
-       "sigmoid_values", "recursed too deeply"),
-    _a("hang", "ex1_forward", "sigmoid", "while True:\n    pass",
-       "sigmoid_values sigmoid_stable_at_extremes sigmoid_gradient", "did not finish"),
-    _a("hang_ignoring_signals", "ex1_forward", "sigmoid", """
+return torch.full_like(z, 0.123)""",
+        "sigmoid_values",
+    ),
+    _a(
+        "exit_politely",
+        "ex1_forward",
+        "sigmoid",
+        "import sys\nsys.exit(0)",
+        "sigmoid_values",
+        "tried to end the program",
+    ),
+    _a(
+        "exit_hard",
+        "ex1_forward",
+        "sigmoid",
+        "import os\nos._exit(0)",
+        "sigmoid_values",
+        "ended the Python process",
+    ),
+    _a(
+        "segfault",
+        "ex1_forward",
+        "sigmoid",
+        "import ctypes\nctypes.string_at(0)",
+        "sigmoid_values",
+        "segmentation fault",
+    ),
+    _a(
+        "recursion",
+        "ex1_forward",
+        "sigmoid",
+        "return sigmoid(z)",
+        "sigmoid_values",
+        "recursed too deeply",
+    ),
+    _a(
+        "hang",
+        "ex1_forward",
+        "sigmoid",
+        "while True:\n    pass",
+        "sigmoid_values sigmoid_stable_at_extremes sigmoid_gradient",
+        "CPU time",
+    ),
+    _a(
+        "hang_ignoring_signals",
+        "ex1_forward",
+        "sigmoid",
+        """
 import signal
 for s in (signal.SIGTERM, signal.SIGXCPU, signal.SIGINT):
     signal.signal(s, signal.SIG_IGN)
 while True:
-    pass""", "sigmoid_values", "did not finish"),
-    _a("threads_burn_cpu", "ex1_forward", "sigmoid", """
+    pass""",
+        "sigmoid_values",
+        "CPU time",
+    ),
+    _a(
+        "threads_burn_cpu",
+        "ex1_forward",
+        "sigmoid",
+        """
 import threading
 def spin():
     while True:
         pass
 for _ in range(4):
     threading.Thread(target=spin, daemon=True).start()
-spin()""", "sigmoid_values", "CPU"),
-    _a("memory_bomb", "ex1_forward", "sigmoid", "return torch.ones(1024, 1024, 1024, 8)",
-       "sigmoid_values", "memory"),
-    _a("fork_bomb", "ex1_forward", "sigmoid", """
+spin()""",
+        "sigmoid_values",
+        "CPU time",
+    ),
+    _a(
+        "sleeper",
+        "ex1_forward",
+        "sigmoid",
+        "import time\ntime.sleep(100)",
+        "sigmoid_values",
+        "did not finish",
+    ),
+    _a(
+        "memory_bomb",
+        "ex1_forward",
+        "sigmoid",
+        "return torch.ones(1024, 1024, 1024, 8)",
+        "sigmoid_values",
+        "memory",
+    ),
+    _a(
+        "fork_bomb",
+        "ex1_forward",
+        "sigmoid",
+        """
 import os, time
 for _ in range(100):
     if os.fork() == 0:
         time.sleep(600)
         os._exit(0)
-return torch.full_like(z, 0.123)""", "sigmoid_values"),
-    _a("daemon_left_behind", "ex1_forward", "sigmoid", """
+return torch.full_like(z, 0.123)""",
+        "sigmoid_values",
+    ),
+    _a(
+        "daemon_left_behind",
+        "ex1_forward",
+        "sigmoid",
+        """
 import os, time
 if os.fork() == 0:
     try:
@@ -146,28 +279,66 @@ if os.fork() == 0:
     if os.fork() == 0:
         time.sleep(600)
     os._exit(0)
-return torch.full_like(z, 0.123)""", "sigmoid_values"),
-    _a("huge_result", "ex1_forward", "sigmoid", "return torch.zeros(100_000_000)",
-       "sigmoid_values", "malformed"),
-    _a("flood_output", "ex1_forward", "sigmoid", """
+return torch.full_like(z, 0.123)""",
+        "sigmoid_values",
+    ),
+    _a(
+        "huge_result",
+        "ex1_forward",
+        "sigmoid",
+        "return torch.zeros(100_000_000)",
+        "sigmoid_values",
+        "256 MiB",
+    ),
+    _a(
+        "flood_output",
+        "ex1_forward",
+        "sigmoid",
+        """
 for _ in range(200):
     print("spam " * 10_000)
-return torch.full_like(z, 0.123)""", "sigmoid_values"),
-    _a("hang_on_import", "ex2_backward", "top", "while True:\n    pass",
-       "sigmoid_grad_values backward_matches_autograd fit_by_hand_trajectory", "imported"),
-    _a("crash_on_import", "ex3_module", "top", "raise RuntimeError('boom at import')",
-       "structure count_parameters_values", "boom at import"),
-    _a("hidden_builtin", "ex1_forward", "bottom", """
+return torch.full_like(z, 0.123)""",
+        "sigmoid_values",
+    ),
+    _a(
+        "hang_on_import",
+        "ex2_backward",
+        "top",
+        "while True:\n    pass",
+        "sigmoid_grad_values backward_matches_autograd fit_by_hand_trajectory",
+        "imported",
+    ),
+    _a(
+        "crash_on_import",
+        "ex3_module",
+        "top",
+        "raise RuntimeError('boom at import')",
+        "structure count_parameters_values",
+        "boom at import",
+    ),
+    _a(
+        "hidden_builtin",
+        "ex1_forward",
+        "bottom",
+        """
 import grader.sandbox.watch as spy
 spy._count = lambda event: None
 _builtin = getattr(torch, "sig" + "moid")
 def sigmoid(z):
     return _builtin(z)
-""", "sigmoid_without_builtin"),
-    _a("autograd_in_disguise", "ex2_backward", "backward", """
+""",
+        "sigmoid_without_builtin",
+    ),
+    _a(
+        "autograd_in_disguise",
+        "ex2_backward",
+        "backward",
+        """
 import torch.autograd as ag
 leaves = [w.detach().clone().requires_grad_(True) for w in (w1, w2, w3)]
 with torch.enable_grad():
     loss = mse_loss(forward(x1, x2, *leaves, b), target)
-return tuple(g.reshape(()) for g in ag.grad(loss, leaves))""", "backward_without_autograd"),
+return tuple(g.reshape(()) for g in ag.grad(loss, leaves))""",
+        "backward_without_autograd",
+    ),
 )

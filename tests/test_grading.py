@@ -41,7 +41,12 @@ def test_results_follow_gradescope_format(sample_class, course):
     assert {"score", "execution_time", "output", "tests", "extra_data", "visibility"} <= set(result)
     extra = result["extra_data"]
     assert extra["seed"] == SEED and extra["grader_version"] and extra["student"] == "sigmoid_naive"
-    assert {layer["name"] for layer in extra["protections"]} >= {"uid", "landlock", "seccomp", "netns"}
+    assert {layer["name"] for layer in extra["protections"]} >= {
+        "uid",
+        "landlock",
+        "seccomp",
+        "netns",
+    }
     for test in result["tests"]:
         assert set(test) >= {"name", "score", "max_score", "status", "output", "visibility", "tags"}
         assert test["status"] in ("passed", "failed")
@@ -64,8 +69,14 @@ def test_grades_csv_has_one_row_per_student(sample_class, course):
 def test_batch_gives_the_same_checks_as_grade(sample_class, tmp_path):
     for student in ("reference", "backward_no_mean", "train_no_zero_grad"):
         results = tmp_path / f"{student}.json"
-        done = run_grader("grade", str(sample_class["folder"] / student), "--results", str(results),
-                          "--seed", str(SEED))
+        done = run_grader(
+            "grade",
+            str(sample_class["folder"] / student),
+            "--results",
+            str(results),
+            "--seed",
+            str(SEED),
+        )
         assert done.returncode == 0, done.stderr
         single = json.loads(results.read_text())
         batch = sample_class["results"][student]
@@ -90,7 +101,17 @@ def test_batch_skips_graded_students_unless_forced(sample_class, tmp_path):
     assert done.returncode == 0, done.stderr
     assert "1 already graded, 0 to grade" in done.stdout
     assert read_results(out)["reference"]["extra_data"]["seed"] == SEED  # untouched
-    done = run_grader("batch", str(single), "--out", str(out), "--seed", "1", "--force", "--exercise", "ex3_module")
+    done = run_grader(
+        "batch",
+        str(single),
+        "--out",
+        str(out),
+        "--seed",
+        "1",
+        "--force",
+        "--exercise",
+        "ex3_module",
+    )
     assert done.returncode == 0, done.stderr
     regraded = read_results(out)["reference"]
     assert regraded["extra_data"]["seed"] == 1

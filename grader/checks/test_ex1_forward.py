@@ -29,10 +29,10 @@ def _batch(rng, n, dtype):
 
 
 def _cases(rng):
-    """(dtype, batch size, b): 0-dim, N = 1 and large N, both dtypes, b = 1 and not."""
+    """Inputs and b: 0-dim, N = 1 and large N, both dtypes, b = 1 and not."""
     for dtype in DTYPES:
         for n, b in ((None, 1.0), (1, -0.5), (1000, 2.5)):
-            yield dtype, n, b, _batch(rng, n, dtype)
+            yield (*_batch(rng, n, dtype), b)
 
 
 def _bias(b):
@@ -48,7 +48,10 @@ def test_sigmoid_values(student, reference, rng, expect):
             about = expect.describe(z=z)
             got = student.call("sigmoid", z, about=about).value
             expect.close(
-                got, reference.sigmoid(z), what="sigmoid(z)", about=about,
+                got,
+                reference.sigmoid(z),
+                what="sigmoid(z)",
+                about=about,
                 hint="σ(z) = 1 / (1 + e^(−z)), elementwise, in z's dtype",
             )
 
@@ -79,7 +82,13 @@ def test_sigmoid_gradient(student, reference, rng, expect):
         about = f"{expect.describe(z=z)}, including 0 and ±1e4"
         reply = student.probe(
             "call_with_gradients",
-            {"function": "sigmoid", "args": [z], "kwargs": {}, "wrt": [0], "grad_output": grad_output},
+            {
+                "function": "sigmoid",
+                "args": [z],
+                "kwargs": {},
+                "wrt": [0],
+                "grad_output": grad_output,
+            },
             function="sigmoid",
             about=about,
         )
@@ -101,7 +110,10 @@ def test_sigmoid_gradient(student, reference, rng, expect):
             "branch still gives nan. " + STABLE_HINT,
         )
         expect.close(
-            grad, leaf.grad, what="the gradient of sigmoid (by autograd)", about=about,
+            grad,
+            leaf.grad,
+            what="the gradient of sigmoid (by autograd)",
+            about=about,
             hint="σ'(z) = σ(z)(1 − σ(z)); at z = 0 it is 1/4. abs() has gradient 0 at 0: "
             "use clamp or where on z itself",
         )
@@ -128,21 +140,27 @@ def test_sigmoid_without_builtin(student, reference, expect):
 
 
 def test_weighted_sum_values(student, reference, rng, expect):
-    for dtype, n, b, (x1, x2, w1, w2, w3) in _cases(rng):
+    for x1, x2, w1, w2, w3, b in _cases(rng):
         about = expect.describe(x1=x1, x2=x2, b=b)
         got = student.call("weighted_sum", x1, x2, w1, w2, w3, kwargs=_bias(b), about=about).value
         expect.close(
-            got, reference.weighted_sum(x1, x2, w1, w2, w3, b), what="weighted_sum(...)",
-            about=about, hint="H1 = x1·w1 + x2·w2 + b·w3: use b, whose default is 1",
+            got,
+            reference.weighted_sum(x1, x2, w1, w2, w3, b),
+            what="weighted_sum(...)",
+            about=about,
+            hint="H1 = x1·w1 + x2·w2 + b·w3: use b, whose default is 1",
         )
 
 
 def test_forward_values(student, reference, rng, expect):
-    for dtype, n, b, (x1, x2, w1, w2, w3) in _cases(rng):
+    for x1, x2, w1, w2, w3, b in _cases(rng):
         about = expect.describe(x1=x1, x2=x2, b=b)
         got = student.call("forward", x1, x2, w1, w2, w3, kwargs=_bias(b), about=about).value
         expect.close(
-            got, reference.forward(x1, x2, w1, w2, w3, b), what="forward(...)", about=about,
+            got,
+            reference.forward(x1, x2, w1, w2, w3, b),
+            what="forward(...)",
+            about=about,
             hint="forward = sigmoid(weighted_sum(x1, x2, w1, w2, w3, b)); pass b along",
         )
 
@@ -155,14 +173,21 @@ def test_forward_gradients(student, reference, rng, expect):
     args = [x1, x2, w1, w2, w3]
     reply = student.probe(
         "call_with_gradients",
-        {"function": "forward", "args": args, "kwargs": {"b": b}, "wrt": [2, 3, 4],
-         "grad_output": grad_output},
+        {
+            "function": "forward",
+            "args": args,
+            "kwargs": {"b": b},
+            "wrt": [2, 3, 4],
+            "grad_output": grad_output,
+        },
         function="forward",
         about=about,
     )
     leaves = [w.clone().requires_grad_(True) for w in (w1, w2, w3)]
     reference.forward(x1, x2, *leaves, b).backward(grad_output)
-    for name, index, grad, leaf in zip(("w1", "w2", "w3"), (2, 3, 4), reply.result["grads"], leaves):
+    for name, index, grad, leaf in zip(
+        ("w1", "w2", "w3"), (2, 3, 4), reply.result["grads"], leaves, strict=True
+    ):
         expect.true(
             grad is not None,
             summary=f"no gradient flows from forward's output back to {name}",
@@ -170,17 +195,28 @@ def test_forward_gradients(student, reference, rng, expect):
             hint="compute with torch operations on the arguments; .item(), .detach() or "
             "torch.tensor(...) cut the graph",
         )
-        expect.close(grad, leaf.grad, what=f"d(forward)/d{name} by autograd", about=about,
-                     hint="the gradient through sigmoid(weighted_sum) is wrong somewhere")
+        expect.close(
+            grad,
+            leaf.grad,
+            what=f"d(forward)/d{name} by autograd",
+            about=about,
+            hint="the gradient through sigmoid(weighted_sum) is wrong somewhere",
+        )
         step = 1e-6
         shifted = [
-            student.call("forward", *[a + step * s if i == index else a for i, a in enumerate(args)],
-                         kwargs={"b": b}, about=about).value
+            student.call(
+                "forward",
+                *[a + step * s if i == index else a for i, a in enumerate(args)],
+                kwargs={"b": b},
+                about=about,
+            ).value
             for s in (1, -1)
         ]
         numeric = ((shifted[0] - shifted[1]) * grad_output).sum() / (2 * step)
         expect.close(
-            grad, numeric.reshape(grad.shape), what=f"d(forward)/d{name} by autograd",
+            grad,
+            numeric.reshape(grad.shape),
+            what=f"d(forward)/d{name} by autograd",
             about=about + ", against central finite differences of your forward",
             hint="your forward's values and its gradient disagree: is a custom autograd "
             "Function's backward right?",
@@ -195,8 +231,11 @@ def test_mse_loss_values(student, rng, expect):
             about = expect.describe(prediction=prediction, target=target)
             got = student.call("mse_loss", prediction, target, about=about).value
             expect.close(
-                got, torch.nn.MSELoss()(prediction, target), what="mse_loss(prediction, target)",
-                about=about, hint="the mean over all elements of (prediction − target)², as a "
+                got,
+                torch.nn.MSELoss()(prediction, target),
+                what="mse_loss(prediction, target)",
+                about=about,
+                hint="the mean over all elements of (prediction − target)², as a "
                 "0-dim tensor: use .mean(), not .sum(), and do not index or call .item()",
             )
 

@@ -49,7 +49,9 @@ def _expect_gradients(expect, got, expected, about, hint, tolerance=None):
         summary="the gradients are not a tuple of three tensors",
         about=about,
         expected="(dL/dw1, dL/dw2, dL/dw3)",
-        got=f"{type(got).__name__} of length {len(got)}" if isinstance(got, tuple | list) else str(type(got)),
+        got=f"{type(got).__name__} of length {len(got)}"
+        if isinstance(got, tuple | list)
+        else str(type(got)),
         hint="return the three gradients as a tuple, in the order w1, w2, w3",
     )
     for name, value, want in zip(NAMES, got, expected, strict=True):
@@ -62,8 +64,11 @@ def test_sigmoid_grad_values(student, reference, rng, expect):
             z = random_tensor(rng, shape, dtype, scale=4.0)
             about = expect.describe(z=z)
             expect.close(
-                student.call("sigmoid_grad", z, about=about).value, reference.sigmoid_grad(z),
-                what="sigmoid_grad(z)", about=about, hint="σ'(z) = σ(z)·(1 − σ(z))",
+                student.call("sigmoid_grad", z, about=about).value,
+                reference.sigmoid_grad(z),
+                what="sigmoid_grad(z)",
+                about=about,
+                hint="σ'(z) = σ(z)·(1 − σ(z))",
             )
 
 
@@ -72,19 +77,30 @@ def test_sigmoid_grad_stable(student, reference, expect):
         z = torch.tensor(EXTREMES, dtype=dtype)
         about = expect.describe(z=z)
         got = expect.tensor(
-            student.call("sigmoid_grad", z, about=about).value, like=z, what="sigmoid_grad(z)",
+            student.call("sigmoid_grad", z, about=about).value,
+            like=z,
+            what="sigmoid_grad(z)",
             about=about,
         )
         hint = "compute σ(z) stably (torch.sigmoid is fine here), then σ·(1 − σ)"
         expect.true(
-            bool(torch.isfinite(got).all()), summary="sigmoid_grad(z) is not finite for large |z|",
-            about=about, expected="values in [0, 0.25]", got=expect.values(got), hint=hint,
+            bool(torch.isfinite(got).all()),
+            summary="sigmoid_grad(z) is not finite for large |z|",
+            about=about,
+            expected="values in [0, 0.25]",
+            got=expect.values(got),
+            hint=hint,
         )
         expect.close(got, reference.sigmoid_grad(z), what="sigmoid_grad(z)", about=about, hint=hint)
 
 
 def test_backward_matches_autograd(student, reference, rng, expect):
-    for dtype, n in ((torch.float32, 1), (torch.float32, 50), (torch.float64, 1000), (torch.float64, None)):
+    for dtype, n in (
+        (torch.float32, 1),
+        (torch.float32, 50),
+        (torch.float64, 1000),
+        (torch.float64, None),
+    ):
         args = _problem(rng, n, dtype)
         about = _about(expect, args, 1.0)
         got = student.call("backward", *args, about=about).value
@@ -115,7 +131,10 @@ def test_backward_with_other_bias(student, reference, rng, expect):
         about = _about(expect, args, b)
         got = student.call("backward", *args, kwargs={"b": b}, about=about).value
         _expect_gradients(
-            expect, got, _autograd(reference, args, b), about,
+            expect,
+            got,
+            _autograd(reference, args, b),
+            about,
             "the bias unit's input is b: dH1/dw3 = b, and H1 = x1·w1 + x2·w2 + b·w3",
         )
 
@@ -124,10 +143,14 @@ def test_backward_without_autograd(student, reference, rng, expect):
     args = _problem(rng, 20, torch.float32)
     about = _about(expect, args, 1.0) + ", called under torch.no_grad()"
     call = student.call("backward", *args, about=about, no_grad=True)
-    hint = "write the chain rule with tensor arithmetic: no .backward(), torch.autograd or torch.func"
+    hint = (
+        "write the chain rule with tensor arithmetic: no .backward(), torch.autograd or torch.func"
+    )
     expect.true(
         call.events["counts"].get("autograd", 0) == 0,
-        summary="backward used autograd", about=about, hint=hint,
+        summary="backward used autograd",
+        about=about,
+        hint=hint,
     )
     uses = forbidden_uses(student.syntax_tree(), "backward", AUTOGRAD, AUTOGRAD_MODULES)
     expect.true(not uses, summary=f"backward uses autograd: {', '.join(uses)}", hint=hint)
@@ -135,7 +158,11 @@ def test_backward_without_autograd(student, reference, rng, expect):
 
 
 def test_autograd_gradients_values(student, reference, rng, expect):
-    for dtype, n, b in ((torch.float32, 10, 1.0), (torch.float64, 200, -0.7), (torch.float64, None, 2.0)):
+    for dtype, n, b in (
+        (torch.float32, 10, 1.0),
+        (torch.float64, 200, -0.7),
+        (torch.float64, None, 2.0),
+    ):
         args = _problem(rng, n, dtype)
         about = _about(expect, args, b)
         kwargs = {} if b == 1.0 else {"b": b}
@@ -147,8 +174,12 @@ def test_autograd_gradients_values(student, reference, rng, expect):
             hint="make the weights leaves with requires_grad=True and call loss.backward()",
         )
         _expect_gradients(
-            expect, call.value, _autograd(reference, args, b), about,
-            "read .grad of the leaf copies after loss.backward(); use the provided forward and mse_loss",
+            expect,
+            call.value,
+            _autograd(reference, args, b),
+            about,
+            "read .grad of the leaf copies after loss.backward(); use the provided forward "
+            "and mse_loss",
         )
 
 
@@ -158,15 +189,23 @@ def test_autograd_gradients_no_side_effects(student, reference, rng, expect):
     x1.requires_grad_(True)  # data that (wrongly) requires grad must not receive a .grad
     for weight in weights:
         weight.requires_grad_(True)
-        weight.grad = torch.full_like(weight, 3.0)  # an old gradient must neither leak in nor change
+        weight.grad = torch.full_like(
+            weight, 3.0
+        )  # an old gradient must neither leak in nor change
     about = "weights that require grad and already hold a .grad, and x1 with requires_grad=True"
     call = student.call("autograd_gradients", *args, about=about)
     expect.unchanged(
-        args, call.args, names=("x1", "x2", "w1", "w2", "w3", "target"), what="autograd_gradients",
+        args,
+        call.args,
+        names=("x1", "x2", "w1", "w2", "w3", "target"),
+        what="autograd_gradients",
         about=about,
     )
     _expect_gradients(
-        expect, call.value, _autograd(reference, args, 1.0), about,
+        expect,
+        call.value,
+        _autograd(reference, args, 1.0),
+        about,
         "work on leaf copies (w.detach().clone().requires_grad_()): the caller's old .grad must "
         "not be added in",
     )
@@ -187,11 +226,19 @@ def test_sgd_step_values(student, rng, expect):
             hint="return tuple(w - lr * g for ...)",
         )
         for index, (w, g, new) in enumerate(zip(weights, grads, call.value, strict=True), 1):
-            expect.close(new, w - lr * g, what=f"the new w{index}", about=about,
-                         hint="w − lr·g: a step against the gradient")
+            expect.close(
+                new,
+                w - lr * g,
+                what=f"the new w{index}",
+                about=about,
+                hint="w − lr·g: a step against the gradient",
+            )
         expect.unchanged(
-            [*weights, *grads], [*call.args[0], *call.args[1]],
-            names=("w1", "w2", "w3", "g1", "g2", "g3"), what="sgd_step", about=about,
+            [*weights, *grads],
+            [*call.args[0], *call.args[1]],
+            names=("w1", "w2", "w3", "g1", "g2", "g3"),
+            what="sgd_step",
+            about=about,
         )
 
 
@@ -211,7 +258,11 @@ def test_fit_by_hand_trajectory(student, reference, rng, expect, once):
     )
     final, losses = call.value
     expect.trajectory(
-        losses, expected_losses, what="losses", about=about, tolerance="float64",
+        losses,
+        expected_losses,
+        what="losses",
+        about=about,
+        tolerance="float64",
         hint="each step: record the loss at the current weights (before the step), then "
         "backward, then sgd_step with lr; use the given b",
     )
@@ -222,8 +273,13 @@ def test_fit_by_hand_trajectory(student, reference, rng, expect, once):
         hint="return tuple(weights) after the last step",
     )
     for index, (value, want) in enumerate(zip(final, expected_weights, strict=True), 1):
-        expect.close(value, want, what=f"the final w{index}", about=about,
-                     hint="return the weights after the last step")
+        expect.close(
+            value,
+            want,
+            what=f"the final w{index}",
+            about=about,
+            hint="return the weights after the last step",
+        )
 
 
 def test_inputs_unchanged(student, rng, expect):
@@ -237,6 +293,9 @@ def test_inputs_unchanged(student, rng, expect):
         "fit_by_hand", x1, x2, target, tuple(weights), kwargs={"n_steps": 3}, about=about
     )
     expect.unchanged(
-        [x1, x2, target, *weights], [*call.args[:3], *call.args[3]],
-        names=("x1", "x2", "target", "w1", "w2", "w3"), what="fit_by_hand", about=about,
+        [x1, x2, target, *weights],
+        [*call.args[:3], *call.args[3]],
+        names=("x1", "x2", "target", "w1", "w2", "w3"),
+        what="fit_by_hand",
+        about=about,
     )

@@ -20,7 +20,11 @@ FROZEN_SPECS = ("frozen_fc1_weight", "all_frozen", "tied", "batchnorm")
 
 def _describe(student, hidden_size=None):
     inputs = {"hidden_size": hidden_size}
-    about = "OurFirstNeuralNetwork()" if hidden_size is None else f"OurFirstNeuralNetwork(hidden_size={hidden_size})"
+    about = (
+        "OurFirstNeuralNetwork()"
+        if hidden_size is None
+        else f"OurFirstNeuralNetwork(hidden_size={hidden_size})"
+    )
     return student.probe("describe_network", inputs, function=about, about=about).result, about
 
 
@@ -39,8 +43,13 @@ def _expect_layers(expect, report, hidden_size, about):
             got += f"({layer['in_features']}, {layer['out_features']})"
         expect.true(
             layer["type"] == kind
-            and (features is None or ((layer["in_features"], layer["out_features"]) == features(hidden_size)
-                                      and layer["has_bias"])),
+            and (
+                features is None
+                or (
+                    (layer["in_features"], layer["out_features"]) == features(hidden_size)
+                    and layer["has_bias"]
+                )
+            ),
             summary=f"self.{name} is not {expected}",
             about=about,
             expected=f"self.{name} = nn.{expected}" + (" with a bias" if features else ""),
@@ -100,8 +109,13 @@ def test_forward_matches_reference(student, reference, rng, expect):
         about = f"{expect.describe(x=x)}, with the same weights loaded into both networks"
         result = _run(student, state, x, torch.ones(n, 1), about)
         expected, _ = _reference_run(reference, state, x, torch.ones(n, 1))
-        expect.close(result["value"], expected, what="model(x)", about=about,
-                     hint="forward(x) = fc2(relu(fc1(x))), returning the (N, 1) result")
+        expect.close(
+            result["value"],
+            expected,
+            what="model(x)",
+            about=about,
+            hint="forward(x) = fc2(relu(fc1(x))), returning the (N, 1) result",
+        )
 
 
 def test_gradients_reach_every_parameter(student, reference, rng, expect):
@@ -120,8 +134,13 @@ def test_gradients_reach_every_parameter(student, reference, rng, expect):
             hint="compute forward with the layers themselves: no .detach(), .item(), .data or "
             "torch.no_grad() inside forward",
         )
-        expect.close(got, want, what=f"the gradient of {name}", about=about,
-                     hint="forward must be fc2(relu(fc1(x))) so that gradients flow through all layers")
+        expect.close(
+            got,
+            want,
+            what=f"the gradient of {name}",
+            about=about,
+            hint="forward must be fc2(relu(fc1(x))) so that gradients flow through all layers",
+        )
 
 
 def _count(student, spec):
@@ -135,7 +154,9 @@ def _count(student, spec):
         "tied": "two Linear(4, 4) layers sharing one weight",
         "batchnorm": "Linear(2, 4) → BatchNorm1d(4), whose running statistics are buffers",
     }[spec]
-    value = student.probe("count_parameters", {"spec": spec}, function="count_parameters", about=about)
+    value = student.probe(
+        "count_parameters", {"spec": spec}, function="count_parameters", about=about
+    )
     module = build_module(spec)
     expected = sum(p.numel() for p in module.parameters() if p.requires_grad)
     return value.result["value"], expected, about
@@ -144,7 +165,8 @@ def _count(student, spec):
 def _expect_count(expect, got, expected, about, hint):
     expect.true(
         type(got) is int and got == expected,
-        summary="count_parameters gave the wrong count" if type(got) is int
+        summary="count_parameters gave the wrong count"
+        if type(got) is int
         else f"count_parameters returned a {type(got).__name__}, not an int",
         about=about,
         expected=str(expected),
@@ -156,13 +178,23 @@ def _expect_count(expect, got, expected, about, hint):
 def test_count_parameters_values(student, expect):
     for spec in (s for s in MODULE_SPECS if s not in FROZEN_SPECS):
         got, expected, about = _count(student, spec)
-        _expect_count(expect, got, expected, about,
-                      "sum p.numel() over model.parameters() and return a Python int")
+        _expect_count(
+            expect,
+            got,
+            expected,
+            about,
+            "sum p.numel() over model.parameters() and return a Python int",
+        )
 
 
 def test_count_parameters_frozen(student, expect):
     for spec in FROZEN_SPECS:
         got, expected, about = _count(student, spec)
-        _expect_count(expect, got, expected, about,
-                      "count only parameters with requires_grad, each shared parameter once, "
-                      "and no buffers: iterate model.parameters(), not state_dict()")
+        _expect_count(
+            expect,
+            got,
+            expected,
+            about,
+            "count only parameters with requires_grad, each shared parameter once, "
+            "and no buffers: iterate model.parameters(), not state_dict()",
+        )

@@ -26,11 +26,15 @@ def _tensors(expect, value, count, what, about):
 
 def _expect_column(expect, tensor, n, what, about):
     expect.true(
-        isinstance(tensor, torch.Tensor) and tuple(tensor.shape) == (n, 1) and tensor.dtype == torch.float32,
+        isinstance(tensor, torch.Tensor)
+        and tuple(tensor.shape) == (n, 1)
+        and tensor.dtype == torch.float32,
         summary=f"{what} is not a float32 tensor of shape ({n}, 1)",
         about=about,
         expected=f"float32, shape ({n}, 1)",
-        got=f"{tensor.dtype}, shape {tuple(tensor.shape)}" if isinstance(tensor, torch.Tensor) else str(type(tensor)),
+        got=f"{tensor.dtype}, shape {tuple(tensor.shape)}"
+        if isinstance(tensor, torch.Tensor)
+        else str(type(tensor)),
         hint="torch.randn(n, 1, generator=generator) gives float32 of shape (n, 1)",
     )
 
@@ -39,8 +43,13 @@ def test_make_data_shapes(student, rng, expect):
     for n in (100, 1, 7):
         seed = _seed(rng)
         about = f"make_data(n={n}, seed={seed})"
-        x, y = _tensors(expect, student.call("make_data", kwargs={"n": n, "seed": seed}, about=about).value,
-                        2, "make_data", about)
+        x, y = _tensors(
+            expect,
+            student.call("make_data", kwargs={"n": n, "seed": seed}, about=about).value,
+            2,
+            "make_data",
+            about,
+        )
         for name, tensor in (("x", x), ("y", y)):
             _expect_column(expect, tensor, n, name, about)
             expect.true(
@@ -54,8 +63,13 @@ def test_make_data_shapes(student, rng, expect):
 def test_make_data_statistics(student, rng, expect):
     n, seed = 20_000, _seed(rng)
     about = f"make_data(n={n}, seed={seed})"
-    x, y = _tensors(expect, student.call("make_data", kwargs={"n": n, "seed": seed}, about=about).value,
-                    2, "make_data", about)
+    x, y = _tensors(
+        expect,
+        student.call("make_data", kwargs={"n": n, "seed": seed}, about=about).value,
+        2,
+        "make_data",
+        about,
+    )
     _expect_column(expect, x, n, "x", about)
     _expect_column(expect, y, n, "y", about)
     x, y = x.double().flatten(), y.double().flatten()
@@ -64,13 +78,29 @@ def test_make_data_statistics(student, rng, expect):
     residual = y - (intercept + slope * x)
     facts = [
         ("the mean of x", float(x.mean()), 0.0, 0.05, "x ~ N(0, 1): torch.randn"),
-        ("the standard deviation of x", float(x.std()), 1.0, 0.05, "x ~ N(0, 1): torch.randn, not rand"),
+        (
+            "the standard deviation of x",
+            float(x.std()),
+            1.0,
+            0.05,
+            "x ~ N(0, 1): torch.randn, not rand",
+        ),
         ("the slope of y against x", slope, 2.0, 0.03, "y = 1 + 2·x + 0.3·ε"),
         ("the intercept of y against x", intercept, 1.0, 0.03, "y = 1 + 2·x + 0.3·ε"),
-        ("the noise's standard deviation", float(residual.std()), 0.3, 0.02,
-         "the noise is 0.3·ε with ε ~ N(0, 1)"),
-        ("the correlation of the noise with x", float(torch.corrcoef(torch.stack([x, residual]))[0, 1]),
-         0.0, 0.05, "draw ε separately from x"),
+        (
+            "the noise's standard deviation",
+            float(residual.std()),
+            0.3,
+            0.02,
+            "the noise is 0.3·ε with ε ~ N(0, 1)",
+        ),
+        (
+            "the correlation of the noise with x",
+            float(torch.corrcoef(torch.stack([x, residual]))[0, 1]),
+            0.0,
+            0.05,
+            "draw ε separately from x",
+        ),
     ]
     for what, got, want, slack, hint in facts:
         expect.true(
@@ -89,22 +119,32 @@ def test_make_data_seeded(student, rng, expect):
     for s in (seed, seed, seed + 1):
         about = f"make_data(n=50, seed={s})"
         reply = student.probe(
-            "call_watching_rng", {"function": "make_data", "args": [], "kwargs": {"n": 50, "seed": s}},
-            function="make_data", about=about,
+            "call_watching_rng",
+            {"function": "make_data", "args": [], "kwargs": {"n": 50, "seed": s}},
+            function="make_data",
+            about=about,
         )
         expect.true(
             not reply.result["global_rng_changed"],
             summary="make_data changed the global random state",
             about=about,
-            hint="draw from a torch.Generator().manual_seed(seed) (generator=...), not torch.manual_seed",
+            hint="draw from torch.Generator().manual_seed(seed) (generator=...), not "
+            "torch.manual_seed",
         )
         runs.append(_tensors(expect, reply.result["value"], 2, "make_data", about))
     same = all(torch.equal(a, b) for a, b in zip(runs[0], runs[1], strict=True))
-    expect.true(same, summary="make_data gave different data for the same seed",
-                about=f"make_data(n=50, seed={seed}) twice",
-                hint="seed a torch.Generator with seed and draw everything from it")
-    expect.true(not torch.equal(runs[0][0], runs[2][0]), summary="make_data ignores its seed",
-                about=f"seeds {seed} and {seed + 1}", hint="use the seed argument")
+    expect.true(
+        same,
+        summary="make_data gave different data for the same seed",
+        about=f"make_data(n=50, seed={seed}) twice",
+        hint="seed a torch.Generator with seed and draw everything from it",
+    )
+    expect.true(
+        not torch.equal(runs[0][0], runs[2][0]),
+        summary="make_data ignores its seed",
+        about=f"seeds {seed} and {seed + 1}",
+        hint="use the seed argument",
+    )
 
 
 def _rows(n):
@@ -115,8 +155,9 @@ def _rows(n):
 def _split(student, expect, n, fraction, seed):
     x, y = _rows(n)
     about = f"train_test_split(x, y, train_fraction={fraction}, seed={seed}) with {n} rows"
-    value = student.call("train_test_split", x, y, kwargs={"train_fraction": fraction, "seed": seed},
-                         about=about).value
+    value = student.call(
+        "train_test_split", x, y, kwargs={"train_fraction": fraction, "seed": seed}, about=about
+    ).value
     return _tensors(expect, value, 4, "train_test_split", about), about
 
 
@@ -124,7 +165,10 @@ def test_split_sizes(student, rng, expect):
     for n, fraction in ((100, 0.7), (10, 0.5), (7, 0.7), (50, 0.8), (9, 0.25)):
         (x_train, y_train, x_test, y_test), about = _split(student, expect, n, fraction, _seed(rng))
         n_train = round(fraction * n)
-        sizes = tuple(len(t) if isinstance(t, torch.Tensor) else -1 for t in (x_train, y_train, x_test, y_test))
+        sizes = tuple(
+            len(t) if isinstance(t, torch.Tensor) else -1
+            for t in (x_train, y_train, x_test, y_test)
+        )
         expect.true(
             sizes == (n_train, n_train, n - n_train, n - n_train),
             summary="the split has the wrong sizes",
@@ -138,10 +182,18 @@ def test_split_sizes(student, rng, expect):
 def test_split_pairing(student, rng, expect):
     n = 97
     (x_train, y_train, x_test, y_test), about = _split(student, expect, n, 0.7, _seed(rng))
-    for name, tensor in (("x_train", x_train), ("y_train", y_train), ("x_test", x_test), ("y_test", y_test)):
-        expect.true(isinstance(tensor, torch.Tensor) and tensor.dim() == 2 and tensor.shape[1] == 1,
-                    summary=f"{name} is not a tensor of shape (k, 1)", about=about,
-                    hint="index the rows of x and y; keep the column dimension")
+    for name, tensor in (
+        ("x_train", x_train),
+        ("y_train", y_train),
+        ("x_test", x_test),
+        ("y_test", y_test),
+    ):
+        expect.true(
+            isinstance(tensor, torch.Tensor) and tensor.dim() == 2 and tensor.shape[1] == 1,
+            summary=f"{name} is not a tensor of shape (k, 1)",
+            about=about,
+            hint="index the rows of x and y; keep the column dimension",
+        )
     expect.true(
         torch.equal(y_train, 1000 + x_train) and torch.equal(y_test, 1000 + x_test),
         summary="some x is no longer next to its own y",
@@ -169,10 +221,18 @@ def test_split_shuffled(student, rng, expect):
         about=about,
         hint="shuffle before splitting: data often arrives sorted; use torch.randperm",
     )
-    expect.true(torch.equal(first[0], again[0]), summary="the split differs for the same seed",
-                about=about + " twice", hint="draw the permutation from torch.Generator().manual_seed(seed)")
-    expect.true(not torch.equal(first[0], other[0]), summary="the split ignores its seed",
-                about=f"seeds {seed} and {seed + 1}", hint="use the seed argument")
+    expect.true(
+        torch.equal(first[0], again[0]),
+        summary="the split differs for the same seed",
+        about=about + " twice",
+        hint="draw the permutation from torch.Generator().manual_seed(seed)",
+    )
+    expect.true(
+        not torch.equal(first[0], other[0]),
+        summary="the split ignores its seed",
+        about=f"seeds {seed} and {seed + 1}",
+        hint="use the seed argument",
+    )
 
 
 def _state(rng, hidden_size=5):
@@ -203,17 +263,30 @@ def _train(student, state, x, y, n_epochs, lr, about):
 def _loop_diagnosis(events, n_epochs, lr):
     """What the records of the child say about the loop, to put in a hint."""
     counts, notes = events["counts"], events["notes"]
-    optimizers = [note.removeprefix("optimizer ") for note in notes if note.startswith("optimizer ")]
+    optimizers = [
+        note.removeprefix("optimizer ") for note in notes if note.startswith("optimizer ")
+    ]
     findings = []
     if optimizers != [f"Adam(lr={lr})"]:
-        findings.append(f"optimizers created: {', '.join(optimizers) or 'none'} (expected one Adam(lr={lr}))")
+        findings.append(
+            f"optimizers created: {', '.join(optimizers) or 'none'} (expected one Adam(lr={lr}))"
+        )
     if counts.get("optimizer.step", 0) != n_epochs:
-        findings.append(f"optimizer.step() ran {counts.get('optimizer.step', 0)} times in {n_epochs} epochs")
+        findings.append(
+            f"optimizer.step() ran {counts.get('optimizer.step', 0)} times in {n_epochs} epochs"
+        )
     if counts.get("optimizer.zero_grad", 0) < n_epochs:
-        findings.append(f"zero_grad() ran {counts.get('optimizer.zero_grad', 0)} times in {n_epochs} epochs")
+        findings.append(
+            f"zero_grad() ran {counts.get('optimizer.zero_grad', 0)} times in {n_epochs} epochs"
+        )
     if counts.get("autograd", 0) < n_epochs:
-        findings.append(f"loss.backward() ran {counts.get('autograd', 0)} times in {n_epochs} epochs")
-    return "; ".join(findings) or "each epoch: zero_grad, forward, loss(prediction, target), backward, step"
+        findings.append(
+            f"loss.backward() ran {counts.get('autograd', 0)} times in {n_epochs} epochs"
+        )
+    return (
+        "; ".join(findings)
+        or "each epoch: zero_grad, forward, loss(prediction, target), backward, step"
+    )
 
 
 def _standard_run(student, reference, rng_for, once):
@@ -225,9 +298,14 @@ def _standard_run(student, reference, rng_for, once):
     rng = rng_for("standard run")
     seed, state = _seed(rng), _state(rng)
     x_train, y_train, x_test, y_test = _training_data(reference, seed)
-    about = "train(model, x_train, y_train) with the defaults (n_epochs=100, lr=0.1) on make_data(100) split 70/30"
+    about = (
+        "train(model, x_train, y_train) with the defaults (n_epochs=100, lr=0.1) "
+        "on make_data(100) split 70/30"
+    )
     reply = _train(student, state, x_train, y_train, 100, 0.1, about)
-    expected = once("standard run", lambda: _reference_train(reference, state, x_train, y_train, 100, 0.1))
+    expected = once(
+        "standard run", lambda: _reference_train(reference, state, x_train, y_train, 100, 0.1)
+    )
     return reply, expected, (x_test, y_test), about
 
 
@@ -240,11 +318,18 @@ def _reference_train(reference, state, x, y, n_epochs, lr):
 def _expect_run(expect, reply, expected, n_epochs, lr, about):
     want_losses, want_state = expected
     hint = _loop_diagnosis(reply.events, n_epochs, lr)
-    expect.trajectory(reply.result["value"], want_losses, what="losses", about=about,
-                      hint=hint, tolerance="float32")
+    expect.trajectory(
+        reply.result["value"],
+        want_losses,
+        what="losses",
+        about=about,
+        hint=hint,
+        tolerance="float32",
+    )
     for name, want in want_state.items():
-        expect.close(reply.result["state"][name], want, what=f"{name} after training",
-                     about=about, hint=hint)
+        expect.close(
+            reply.result["state"][name], want, what=f"{name} after training", about=about, hint=hint
+        )
 
 
 def test_train_trajectory(student, reference, rng, rng_for, expect, once):
@@ -254,7 +339,9 @@ def test_train_trajectory(student, reference, rng, rng_for, expect, once):
     state, (x_train, y_train, _, _) = _state(rng), _training_data(reference, _seed(rng))
     about = "train(model, x_train, y_train, n_epochs=10, lr=0.05)"
     reply = _train(student, state, x_train, y_train, 10, 0.05, about)
-    expected = once("short run", lambda: _reference_train(reference, state, x_train, y_train, 10, 0.05))
+    expected = once(
+        "short run", lambda: _reference_train(reference, state, x_train, y_train, 10, 0.05)
+    )
     _expect_run(expect, reply, expected, 10, 0.05, about)
 
 
@@ -264,7 +351,9 @@ def test_train_loop_details(student, rng, expect):
     about = "train(model, x, y, n_epochs=5, lr=0.1) with the model in eval mode beforehand"
     reply = _train(student, state, x, y, 5, 0.1, about)
     expect.float_list(reply.result["value"], 5, what="losses", about=about)
-    expect.unchanged([x, y], reply.result["args"], names=("x_train", "y_train"), what="train", about=about)
+    expect.unchanged(
+        [x, y], reply.result["args"], names=("x_train", "y_train"), what="train", about=about
+    )
     modes = reply.result["modes"]
     expect.true(
         bool(modes) and all(training and grad for training, grad in modes),
@@ -283,7 +372,9 @@ def test_train_loop_details(student, rng, expect):
 
 
 def test_train_fits_the_data(student, reference, rng_for, expect, once):
-    reply, (_, want_state), (x_test, y_test), about = _standard_run(student, reference, rng_for, once)
+    reply, (_, want_state), (x_test, y_test), about = _standard_run(
+        student, reference, rng_for, once
+    )
     want = reference.evaluate(_reference_network(reference, want_state), x_test, y_test)
     got = reference.evaluate(_reference_network(reference, reply.result["state"]), x_test, y_test)
     limit = 1.5 * want + 0.05
@@ -302,7 +393,9 @@ def test_evaluate_values(student, reference, rng, expect):
         state = _state(rng)
         x, y = random_tensor(rng, (n, 1), torch.float32), random_tensor(rng, (n, 1), torch.float32)
         about = f"evaluate(model, x, y) on {n} rows"
-        reply = student.probe("evaluate", {"state": state, "x": x, "y": y}, function="evaluate", about=about)
+        reply = student.probe(
+            "evaluate", {"state": state, "x": x, "y": y}, function="evaluate", about=about
+        )
         got = reply.result["value"]
         want = reference.evaluate(_reference_network(reference, state), x, y)
         expect.true(
@@ -325,7 +418,9 @@ def test_evaluate_eval_mode_no_grad(student, rng, expect):
     state = _state(rng)
     x, y = random_tensor(rng, (20, 1), torch.float32), random_tensor(rng, (20, 1), torch.float32)
     about = "evaluate(model, x, y) on a model in training mode whose parameters hold a .grad"
-    reply = student.probe("evaluate", {"state": state, "x": x, "y": y}, function="evaluate", about=about)
+    reply = student.probe(
+        "evaluate", {"state": state, "x": x, "y": y}, function="evaluate", about=about
+    )
     modes = reply.result["modes"]
     expect.true(
         bool(modes) and all(not training for training, _ in modes),
@@ -341,19 +436,27 @@ def test_evaluate_eval_mode_no_grad(student, rng, expect):
     )
     for name, value in state.items():
         after = reply.result["state"][name]
-        expect.true(torch.equal(after, value), summary=f"evaluate changed {name}", about=about,
-                    hint="evaluation must not train: no optimizer step")
+        expect.true(
+            torch.equal(after, value),
+            summary=f"evaluate changed {name}",
+            about=about,
+            hint="evaluation must not train: no optimizer step",
+        )
         grad = reply.result["grads"][name]
-        expect.true(grad is not None and bool((grad == 0.5).all()),
-                    summary=f"evaluate changed {name}.grad", about=about,
-                    hint="do not call backward() or zero_grad() when evaluating")
+        expect.true(
+            grad is not None and bool((grad == 0.5).all()),
+            summary=f"evaluate changed {name}.grad",
+            about=about,
+            hint="do not call backward() or zero_grad() when evaluating",
+        )
 
 
 def _matching(series, expected):
     """Series whose y values are the expected values (in any order)."""
     want = expected.double().flatten().sort().values
     return [
-        s for s in series
+        s
+        for s in series
         if len(s[3]) == len(want) and torch.allclose(s[3].sort().values, want, rtol=1e-4, atol=1e-5)
     ]
 
@@ -363,11 +466,19 @@ def test_plot_predictions_content(student, reference, rng, expect):
     x = random_tensor(rng, (25, 1), torch.float32, scale=1.5)
     y = 1 + 2 * x + 0.3 * random_tensor(rng, (25, 1), torch.float32)
     about = "plot_predictions(model, x, y) with 25 points"
-    reply = student.probe("plot_predictions", {"state": state, "x": x, "y": y},
-                          function="plot_predictions", about=about)
+    reply = student.probe(
+        "plot_predictions",
+        {"state": state, "x": x, "y": y},
+        function="plot_predictions",
+        about=about,
+    )
     figure = reply.result["figure"]
-    expect.true(reply.events["counts"].get("plt.show", 0) == 0, summary="plot_predictions called plt.show()",
-                about=about, hint="return the figure; the caller decides whether to show it")
+    expect.true(
+        reply.events["counts"].get("plt.show", 0) == 0,
+        summary="plot_predictions called plt.show()",
+        about=about,
+        hint="return the figure; the caller decides whether to show it",
+    )
     expect.true(
         figure["type"] == "matplotlib.figure.Figure" and len(figure["axes"]) == 1,
         summary="plot_predictions did not return a Figure with one Axes",
@@ -377,8 +488,12 @@ def test_plot_predictions_content(student, reference, rng, expect):
     )
     axes = figure["axes"][0]
     for part in ("title", "xlabel", "ylabel"):
-        expect.true(bool(axes[part].strip()), summary=f"the plot has no {part}", about=about,
-                    hint=f"axes.set_{part}(...)")
+        expect.true(
+            bool(axes[part].strip()),
+            summary=f"the plot has no {part}",
+            about=about,
+            hint=f"axes.set_{part}(...)",
+        )
     expect.true(
         axes["legend"] is not None and len(axes["legend"]) >= 2,
         summary="the plot has no legend with the two series",
@@ -393,7 +508,8 @@ def test_plot_predictions_content(student, reference, rng, expect):
             bool(_matching(labelled, values)),
             summary=f"no labelled series shows {what}",
             about=about,
-            got="labelled series: " + (", ".join(f"{s[1]!r} ({len(s[3])} points)" for s in labelled) or "none"),
+            got="labelled series: "
+            + (", ".join(f"{s[1]!r} ({len(s[3])} points)" for s in labelled) or "none"),
             hint="plot y and model(x) (computed in eval mode under torch.no_grad()) against x, "
             "each with a label",
         )

@@ -10,6 +10,7 @@ import importlib.abc
 import importlib.util
 import io
 import linecache
+import os
 import re
 import socket
 import sys
@@ -77,6 +78,7 @@ class _BoundedOutput(io.TextIOBase):
 
 def serve(sock: socket.socket, layers: list[dict[str, Any]]) -> None:
     """Answer requests until the grader closes the connection."""
+    server = os.getpid()
     protocol.send(sock, {"ready": True, "layers": layers})
     sources: dict[str, str] = {}
     failed_imports: dict[str, dict[str, Any]] = {}
@@ -90,15 +92,18 @@ def serve(sock: socket.socket, layers: list[dict[str, Any]]) -> None:
         if request["op"] == "init":
             sources = request["sources"]
             sys.meta_path.insert(0, _SubmissionFinder(sources))
-            protocol.send(sock, {"ok": True})
-            continue
-        output.limit = request["output_limit"]
-        response = _run(request, sources, failed_imports)
-        response["output"], response["output_dropped"] = output.take()
+            response: dict[str, Any] = {"ok": True}
+        else:
+            output.limit = request["output_limit"]
+            response = _run(request, sources, failed_imports)
+            response["output"], response["output_dropped"] = output.take()
+        if os.getpid() != server:
+            os._exit(0)  # a fork made by the submission came back here: only the child answers
+        response["id"] = request["id"]  # so the grader can drop answers to other requests
         try:
             protocol.send(sock, response)
         except Exception as error:  # the result could not be encoded
-            del response["result"]
+            response.pop("result", None)
             response.update(ok=False, error=_describe(error, sources, kind="unencodable"))
             protocol.send(sock, response)
 
@@ -109,14 +114,23 @@ def _run(
     exercise = request["exercise"]
     started = time.perf_counter()
     if exercise in failed_imports:
-        return {"ok": False, "error": failed_imports[exercise], "events": {}, "seconds": 0.0}
+        return {
+            "ok": False,
+            "error": failed_imports[exercise],
+            "events": watch.events(),
+            "seconds": 0.0,
+        }
     watch.reset()
     try:
         module = importlib.import_module(exercise)
     except BaseException as error:
         failed_imports[exercise] = _describe(error, sources, kind="import")
-        return {"ok": False, "error": failed_imports[exercise], "events": watch.events(),
-                "seconds": time.perf_counter() - started}
+        return {
+            "ok": False,
+            "error": failed_imports[exercise],
+            "events": watch.events(),
+            "seconds": time.perf_counter() - started,
+        }
     if request["op"] == "load":
         return {"ok": True, "events": watch.events(), "seconds": time.perf_counter() - started}
     watch.reset()
@@ -132,14 +146,19 @@ def _run(
     return response
 
 
-def _describe(error: BaseException, sources: dict[str, str], kind: str | None = None) -> dict[str, Any]:
+def _describe(
+    error: BaseException, sources: dict[str, str], kind: str | None = None
+) -> dict[str, Any]:
     """Plain facts about an exception, with the submission's own traceback lines only."""
-    message = str(error)
+    message = str(error) or type(error).__name__
     if kind is None:
         kind = _kind(error, message)
     if isinstance(error, SyntaxError) and error.filename in {f"{name}.py" for name in sources}:
         kind = "syntax"
-        lines = [f'  File "{error.filename}", line {error.lineno}', f"    {(error.text or '').strip()}"]
+        lines = [
+            f'  File "{error.filename}", line {error.lineno}',
+            f"    {(error.text or '').strip()}",
+        ]
     else:
         frames = [
             frame

@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 from grader.course import Limits
 from grader.sandbox import protocol
 from grader.sandbox.launch import ZygoteProcess, start_zygote
+from grader.sandbox.probes import RESULT_TYPES
 
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 _POLL_SECONDS = 0.2
@@ -135,26 +137,22 @@ class Child:
     alive: bool = True
 
     def request(self, message: dict[str, Any], limits: Limits) -> dict[str, Any]:
-        """Send a request; wait for the answer within the wall-clock and CPU budget."""
+        """Send a request; wait for its answer within the wall-clock and CPU budget.
+
+        Each request carries a fresh random id that its answer must echo: an answer to
+        another request (a stale duplicate from a fork of the child, say) is dropped.
+        """
+        message = dict(message, id=secrets.randbits(62))
         deadline = time.monotonic() + limits.wall_seconds
         cpu_start = self._cpu_seconds()
         try:
             self.sock.settimeout(limits.wall_seconds)
             protocol.send(self.sock, message)
             while True:
-                now = time.monotonic()
-                if now >= deadline:
-                    raise TimeoutError
-                self.sock.settimeout(min(_POLL_SECONDS, deadline - now))
-                try:
-                    ready = self.sock.recv(1, socket.MSG_PEEK)
-                except TimeoutError:
-                    if self._cpu_seconds() - cpu_start > limits.cpu_seconds:
-                        self._fail("cpu", f"used more than {limits.cpu_seconds:g} s of CPU time")
-                    continue
-                if not ready:
-                    raise EOFError
-                return protocol.receive(self.sock, deadline=deadline)
+                self._wait_readable(deadline, cpu_start, limits)
+                answer = protocol.receive(self.sock, deadline=deadline)
+                if isinstance(answer, dict) and answer.get("id") == message["id"]:
+                    return answer
         except TimeoutError:
             self._fail("timeout", f"did not finish within {limits.wall_seconds:g} s")
         except (EOFError, ConnectionError, BrokenPipeError):
@@ -162,30 +160,47 @@ class Child:
             if "signal" in status:
                 self._fail_with_status(status, limits)
             raise SandboxFailure(
-                "exit", f"ended the Python process (exit status {status['exit_code']}); "
-                "do not call os._exit or exit the interpreter in an exercise"
+                "exit",
+                f"ended the Python process (exit status {status['exit_code']}); "
+                "do not call os._exit or exit the interpreter in an exercise",
             ) from None
         except protocol.ProtocolError as error:
             self._fail("malformed", f"sent back malformed data ({error})")
-        raise AssertionError("unreachable")
 
-    def _fail(self, kind: str, message: str) -> None:
+    def _wait_readable(self, deadline: float, cpu_start: float, limits: Limits) -> None:
+        """Wait for data, checking the child's CPU time every _POLL_SECONDS."""
+        while True:
+            now = time.monotonic()
+            if now >= deadline:
+                raise TimeoutError
+            self.sock.settimeout(min(_POLL_SECONDS, deadline - now))
+            try:
+                if not self.sock.recv(1, socket.MSG_PEEK):
+                    raise EOFError
+                return
+            except TimeoutError:
+                if self._cpu_seconds() - cpu_start > limits.cpu_seconds:
+                    self._fail("cpu", f"used more than {limits.cpu_seconds:g} s of CPU time")
+
+    def _fail(self, kind: str, message: str) -> NoReturn:
         self.kill()
         raise SandboxFailure(kind, message)
 
-    def _fail_with_status(self, status: dict[str, int], limits: Limits) -> None:
+    def _fail_with_status(self, status: dict[str, int], limits: Limits) -> NoReturn:
         number = status["signal"]
         if number == signal.SIGXCPU:
-            raise SandboxFailure("cpu", f"used more than its CPU time budget (SIGXCPU)")
+            raise SandboxFailure("cpu", "used more than its CPU time budget (SIGXCPU)")
         if number == signal.SIGSEGV:
             raise SandboxFailure(
-                "crash", "crashed the Python interpreter (segmentation fault); unbounded "
-                "recursion is the usual cause"
+                "crash",
+                "crashed the Python interpreter (segmentation fault); unbounded "
+                "recursion is the usual cause",
             )
         if number == signal.SIGKILL:
             raise SandboxFailure(
-                "crash", f"was killed (SIGKILL), most likely for using more than "
-                f"{limits.memory_mib} MiB of memory"
+                "crash",
+                f"was killed (SIGKILL), most likely for using more than "
+                f"{limits.memory_mib} MiB of memory",
             )
         name = signal.Signals(number).name if number in signal.Signals else str(number)
         raise SandboxFailure("crash", f"crashed the Python interpreter (signal {name})")
@@ -207,7 +222,12 @@ class Child:
 
 
 class SubmissionSandbox:
-    """Runs one submission's code: a child with its sources, replaced when it dies."""
+    """Runs one submission's code: each exercise in a child of its own.
+
+    A fresh child per exercise means that what one exercise's code does to its process
+    (global state, patched modules, processes it leaves) cannot touch another exercise's
+    checks. A child that dies or hangs is replaced for the next check.
+    """
 
     def __init__(
         self,
@@ -221,7 +241,7 @@ class SubmissionSandbox:
         self.uid = uid
         self.missing = missing or {}  # exercise id -> why the submission has no source for it
         self.child: Child | None = None
-        self.loaded: set[str] = set()
+        self.exercise = ""  # whose module the child has imported
         self.broken: dict[str, Exception] = {}  # exercises whose import failed, for good
         self.timed_out: set[tuple[str, str]] = set()  # (exercise, function) that hung once
         self.layers: list[dict[str, Any]] = []
@@ -243,10 +263,10 @@ class SubmissionSandbox:
             raise SandboxFailure(
                 "timeout", f"was not run again: {function} did not finish in time earlier"
             )
-        self._load(exercise, limits)
         key = (exercise, probe, no_grad, *_fingerprint(inputs))
         if key in self.replies:
             return self.replies[key]
+        child = self._child(exercise, limits)
         request = {
             "op": "run",
             "exercise": exercise,
@@ -256,45 +276,40 @@ class SubmissionSandbox:
             "output_limit": limits.output_kib * 1024,
         }
         try:
-            answer = self._child(limits).request(request, limits)
+            reply = self._reply(child.request(request, limits), RESULT_TYPES[probe])
         except SandboxFailure as failure:
-            self.child = None
             if failure.kind in ("timeout", "cpu"):
                 self.timed_out.add((exercise, function))
             raise
-        self.replies[key] = self._reply(answer)
-        return self.replies[key]
+        self.replies[key] = reply
+        return reply
 
-    def _load(self, exercise: str, limits: Limits) -> None:
+    def _child(self, exercise: str, limits: Limits) -> Child:
+        """A live child that has imported ``exercise``'s module."""
         if exercise in self.broken:
             raise self.broken[exercise]
         if exercise not in self.sources:
             reason = self.missing.get(exercise, f"no {exercise}.py in the submission")
             raise StudentError("missing_file", "FileNotFoundError", reason)
-        child = self._child(limits)
-        if exercise in self.loaded:
-            return
+        if self.child is not None and self.child.alive and self.exercise == exercise:
+            return self.child
+        self.close()
+        self.child, self.exercise = self.zygote.spawn(limits, self.uid), exercise
+        self.layers = self.child.layers
         try:
+            self.child.request({"op": "init", "sources": self.sources}, limits)
             request = {"op": "load", "exercise": exercise, "output_limit": limits.output_kib * 1024}
-            self._reply(child.request(request, limits))
+            self._reply(self.child.request(request, limits), {})
         except SandboxFailure as failure:
-            self.child = None
             self.broken[exercise] = SandboxFailure(failure.kind, f"while being imported, {failure}")
             raise self.broken[exercise] from None
         except StudentError as error:
             self.broken[exercise] = error
             raise
-        self.loaded.add(exercise)
-
-    def _child(self, limits: Limits) -> Child:
-        if self.child is None or not self.child.alive:
-            self.child = self.zygote.spawn(limits, self.uid)
-            self.layers = self.child.layers
-            self.loaded = set()
-            self.child.request({"op": "init", "sources": self.sources}, limits)
         return self.child
 
-    def _reply(self, answer: Any) -> Reply:
+    def _reply(self, answer: Any, result_types: dict[str, type]) -> Reply:
+        """Check an answer's shape (the child controls it) and unpack it."""
         if not isinstance(answer, dict) or not isinstance(answer.get("ok"), bool):
             raise SandboxFailure("malformed", "sent back an answer without a status")
         if not answer["ok"]:
@@ -305,9 +320,19 @@ class SubmissionSandbox:
                 raise SandboxFailure("malformed", "sent back an error without a description")
             raise StudentError(error["kind"], error["type"], error["message"], error["traceback"])
         result = answer.get("result", {})
-        if not isinstance(result, dict):
-            raise SandboxFailure("malformed", "sent back a result that is not a mapping")
-        events = answer.get("events") if isinstance(answer.get("events"), dict) else {}
+        if not isinstance(result, dict) or any(
+            not isinstance(result.get(key), kind) for key, kind in result_types.items()
+        ):
+            raise SandboxFailure("malformed", "sent back a result of the wrong shape")
+        events = answer.get("events")
+        if not (
+            isinstance(events, dict)
+            and isinstance(events.get("counts"), dict)
+            and all(isinstance(v, int) for v in events["counts"].values())
+            and isinstance(events.get("notes"), list)
+            and all(isinstance(note, str) for note in events["notes"])
+        ):
+            raise SandboxFailure("malformed", "sent back a malformed record of its calls")
         output = answer.get("output") if isinstance(answer.get("output"), str) else ""
         dropped = answer.get("output_dropped")
         seconds = answer.get("seconds")

@@ -137,8 +137,14 @@ def build_module(spec: str) -> nn.Module:
 
 
 MODULE_SPECS = (
-    "network", "linear_3_4", "linear_no_bias", "conv",
-    "frozen_fc1_weight", "all_frozen", "tied", "batchnorm",
+    "network",
+    "linear_3_4",
+    "linear_no_bias",
+    "conv",
+    "frozen_fc1_weight",
+    "all_frozen",
+    "tied",
+    "batchnorm",
 )
 
 
@@ -168,9 +174,11 @@ def describe_network(module: Any, hidden_size: int | None) -> dict[str, Any]:
             "has_bias": getattr(layer, "bias", None) is not None,
         }
     is_module = isinstance(network, nn.Module)
-    parameters = [
-        [name, list(p.shape), p.requires_grad] for name, p in network.named_parameters()
-    ] if is_module else []
+    parameters = (
+        [[name, list(p.shape), p.requires_grad] for name, p in network.named_parameters()]
+        if is_module
+        else []
+    )
     return {"is_module": is_module, "layers": layers, "parameters": parameters}
 
 
@@ -199,7 +207,9 @@ def _load(network: nn.Module, state: dict[str, Tensor]) -> None:
     if have != want:
         missing = [name for name in want if name not in have]
         extra = [name for name in have if name not in want]
-        reshaped = [f"{n} is {have[n]}, not {want[n]}" for n in want if n in have and have[n] != want[n]]
+        reshaped = [
+            f"{n} is {have[n]}, not {want[n]}" for n in want if n in have and have[n] != want[n]
+        ]
         problems = [
             *([f"missing {', '.join(missing)}"] if missing else []),
             *([f"unexpected {', '.join(extra)}"] if extra else []),
@@ -268,13 +278,15 @@ def describe_figure(figure: Any) -> dict[str, Any]:
             offsets = torch.as_tensor(collection.get_offsets(), dtype=torch.float64).reshape(-1, 2)
             series.append(["scatter", _label(collection), offsets[:, 0], offsets[:, 1]])
         legend = ax.get_legend()
-        axes.append({
-            "title": ax.get_title(),
-            "xlabel": ax.get_xlabel(),
-            "ylabel": ax.get_ylabel(),
-            "legend": None if legend is None else [t.get_text() for t in legend.get_texts()],
-            "series": series,
-        })
+        axes.append(
+            {
+                "title": ax.get_title(),
+                "xlabel": ax.get_xlabel(),
+                "ylabel": ax.get_ylabel(),
+                "legend": None if legend is None else [t.get_text() for t in legend.get_texts()],
+                "series": series,
+            }
+        )
     return {"type": "matplotlib.figure.Figure", "axes": axes}
 
 
@@ -293,7 +305,33 @@ def _floats(values: Any) -> Tensor:
 PROBES: dict[str, Callable[..., dict[str, Any]]] = {
     probe.__name__: probe
     for probe in (
-        call, call_watching_rng, call_with_gradients, count_parameters, describe_network,
-        network_forward_backward, train, evaluate, plot_predictions,
+        call,
+        call_watching_rng,
+        call_with_gradients,
+        count_parameters,
+        describe_network,
+        network_forward_backward,
+        train,
+        evaluate,
+        plot_predictions,
     )
+}
+
+# What each probe's report holds: the grader checks every reply against this, since a
+# hostile child could send anything (``object``: any value, checked by the checks).
+RESULT_TYPES: dict[str, dict[str, type]] = {
+    "call": {"value": object, "args": list, "kwargs": dict},
+    "call_watching_rng": {
+        "value": object,
+        "args": list,
+        "kwargs": dict,
+        "global_rng_changed": bool,
+    },
+    "call_with_gradients": {"value": object, "grads": list},
+    "count_parameters": {"value": object},
+    "describe_network": {"is_module": bool, "layers": dict, "parameters": list},
+    "network_forward_backward": {"value": object, "grads": dict},
+    "train": {"value": object, "state": dict, "args": list, "modes": list},
+    "evaluate": {"value": object, "state": dict, "grads": dict, "modes": list},
+    "plot_predictions": {"figure": dict, "modes": list},
 }

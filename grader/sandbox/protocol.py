@@ -35,8 +35,16 @@ _PREFIX = struct.Struct("!IQ")
 _DTYPES = {
     str(dtype).removeprefix("torch."): dtype
     for dtype in (
-        torch.float16, torch.bfloat16, torch.float32, torch.float64,
-        torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64, torch.bool,
+        torch.float16,
+        torch.bfloat16,
+        torch.float32,
+        torch.float64,
+        torch.uint8,
+        torch.int8,
+        torch.int16,
+        torch.int32,
+        torch.int64,
+        torch.bool,
     )
 }
 # bfloat16 has no numpy twin: its bytes travel as int16.
@@ -67,6 +75,11 @@ def encode(value: Any) -> tuple[dict[str, Any], bytes]:
         data = torch.Tensor.detach(t).cpu().contiguous()
         if data.dtype not in _DTYPES.values() or data.is_sparse:
             return {"$": "opaque", "type": f"tensor of {data.dtype}", "repr": ""}
+        if size[0] + data.numel() * data.element_size() > MAX_PAYLOAD_BYTES:
+            raise ProtocolError(
+                f"tensors of more than {MAX_PAYLOAD_BYTES // 2**20} MiB in one message "
+                f"(one of shape {tuple(data.shape)})"
+            )
         raw = data.view(_BYTE_VIEWS.get(data.dtype, data.dtype)).numpy().tobytes()
         node = {
             "$": "tensor",
@@ -176,8 +189,10 @@ def decode(header: Any, payload: bytes) -> Any:
         shape, offset, nbytes = node["shape"], node["offset"], node["nbytes"]
         if dtype is None:
             raise ProtocolError(f"unsupported dtype {node['dtype']!r}")
-        if type(shape) is not list or len(shape) > 16 or any(
-            type(n) is not int or n < 0 for n in shape
+        if (
+            type(shape) is not list
+            or len(shape) > 16
+            or any(type(n) is not int or n < 0 for n in shape)
         ):
             raise ProtocolError("a tensor shape must be a list of at most 16 sizes >= 0")
         if type(offset) is not int or type(nbytes) is not int or offset < 0 or nbytes < 0:
@@ -188,7 +203,9 @@ def decode(header: Any, payload: bytes) -> Any:
             raise ProtocolError("tensor requires_grad must be a bool")
         view = _BYTE_VIEWS.get(dtype, dtype)
         if nbytes:
-            flat = torch.frombuffer(buffer, dtype=view, count=nbytes // view.itemsize, offset=offset)
+            flat = torch.frombuffer(
+                buffer, dtype=view, count=nbytes // view.itemsize, offset=offset
+            )
             result = flat.clone().view(dtype).reshape(shape)
         else:
             result = torch.empty(shape, dtype=dtype)
@@ -234,9 +251,7 @@ def receive(
     """
     header_size, payload_size = _PREFIX.unpack(_read_exactly(sock, _PREFIX.size, deadline))
     if header_size > MAX_HEADER_BYTES or payload_size > max_payload:
-        raise ProtocolError(
-            f"a message of {header_size + payload_size} bytes is over the limit"
-        )
+        raise ProtocolError(f"a message of {header_size + payload_size} bytes is over the limit")
     raw = _read_exactly(sock, header_size, deadline)
     payload = _read_exactly(sock, payload_size, deadline)
     try:

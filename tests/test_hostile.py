@@ -1,0 +1,166 @@
+"""Hostile submissions are contained: no false pass, nothing left behind, the run completes."""
+
+import os
+import socket
+import threading
+from pathlib import Path
+
+import pytest
+import yaml
+
+from grader.course import CHECKS_DIR
+from samples.make_class import with_answer, write_submission
+from tests.helpers import read_results, run_grader
+from tests.hostile_corpus import ATTACKS
+
+SANDBOX_UIDS = range(200_000, 300_000)  # grader/grading.py gives children uids from here
+
+
+def _listener():
+    """A loopback TCP server that counts connections (there must be none)."""
+    server = socket.create_server(("127.0.0.1", 0))
+    accepted = []
+
+    def serve():
+        while True:
+            try:
+                connection, _ = server.accept()
+            except OSError:
+                return
+            accepted.append(connection.recv(100))
+
+    threading.Thread(target=serve, daemon=True).start()
+    return server, accepted
+
+
+def _sandbox_processes():
+    found = []
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            text = status.read_text()
+        except OSError:
+            continue
+        uid = int(text.split("Uid:")[1].split()[0])
+        if uid in SANDBOX_UIDS:
+            found.append(status.parent.name)
+    return found
+
+
+@pytest.fixture(scope="module")
+def hostile_run(tmp_path_factory, course):
+    root = tmp_path_factory.mktemp("hostile")
+    # A copy of the course with short limits, so that hanging submissions cost seconds.
+    course_root = root / "course"
+    course_root.mkdir()
+    data = yaml.safe_load((course.root / "course.yml").read_text())
+    # CPU below wall clock, so that a busy loop meets the CPU limit and a sleep the clock.
+    data["defaults"]["limits"].update(wall_seconds=3, cpu_seconds=1.5, memory_mib=512)
+    (course_root / "course.yml").write_text(yaml.safe_dump(data, allow_unicode=True))
+    for name in ("solutions", "exercises"):
+        (course_root / name).symlink_to(course.root / name)
+    submissions, out = root / "class", root / "out"
+    write_submission(submissions / "bystander", course)
+    server, accepted = _listener()
+    marker = root / "marker-written-by-student"
+    places = {
+        "solutions": course.solutions_dir,
+        "checks": CHECKS_DIR,
+        "other": submissions / "bystander",
+        "course": course_root,
+        "out": out,
+        "marker": marker,
+        "port": server.getsockname()[1],
+        "grader_pid": os.getpid(),
+    }
+    for attack in ATTACKS:
+        folder = submissions / attack.student
+        write_submission(folder, course)
+        file = folder / f"{attack.exercise}.py"
+        code = attack.code
+        for name, value in places.items():
+            code = code.replace("{" + name + "}", str(value))
+        source = file.read_text()
+        if attack.at == "top":
+            source = code + "\n" + source
+        elif attack.at == "bottom":
+            source = source + "\n" + code + "\n"
+        else:
+            source = with_answer(source, attack.at, code, file.name)
+        file.write_text(source)
+    env = dict(os.environ, GRADER_TEST_SECRET="the instructor's token")
+    done = run_grader(
+        "--course",
+        str(course_root),
+        "batch",
+        str(submissions),
+        "--out",
+        str(out),
+        "--seed",
+        "5",
+        env=env,
+    )
+    server.close()
+    return {
+        "done": done,
+        "results": read_results(out),
+        "out": out,
+        "marker": marker,
+        "accepted": accepted,
+        "left": _sandbox_processes(),
+    }
+
+
+def test_the_run_completes_and_grades_everyone(hostile_run):
+    assert hostile_run["done"].returncode == 0, hostile_run["done"].stderr
+    assert set(hostile_run["results"]) == {"bystander", *(a.student for a in ATTACKS)}
+    assert hostile_run["results"]["bystander"]["score"] == 100
+
+
+@pytest.mark.parametrize("attack", ATTACKS, ids=[a.student for a in ATTACKS])
+def test_no_false_pass_and_other_exercises_unaffected(hostile_run, attack):
+    result = hostile_run["results"][attack.student]
+    failed = {
+        t["tags"][1]
+        for t in result["tests"]
+        if t["status"] != "passed" and t["tags"][0] == attack.exercise
+    }
+    assert attack.fails <= failed, f"passed although attacked: {attack.fails - failed}"
+    others = [
+        t["name"]
+        for t in result["tests"]
+        if t["tags"][0] != attack.exercise and t["status"] != "passed"
+    ]
+    assert others == [], "an attack on one exercise cost points elsewhere"
+    if attack.feedback:
+        outputs = [t["output"] for t in result["tests"] if t["tags"][1] in attack.fails]
+        assert any(attack.feedback in output for output in outputs), outputs
+
+
+def test_nothing_is_left_behind(hostile_run):
+    assert hostile_run["left"] == [], "sandbox processes outlived the grading"
+    assert not hostile_run["marker"].exists()
+    assert not Path("/tmp/pwned-by-student").exists()
+    assert not (hostile_run["out"] / "pwned.txt").exists()
+    assert hostile_run["accepted"] == [], "a submission reached the network"
+
+
+def test_feedback_stays_small_and_never_shows_hidden_source(hostile_run):
+    hidden_source = "\n".join(p.read_text() for p in CHECKS_DIR.glob("test_*.py"))
+    distinctive = [line.strip() for line in hidden_source.splitlines() if len(line.strip()) > 40]
+    for path in hostile_run["out"].glob("*/results.json"):
+        text = path.read_text()
+        assert len(text) < 200_000, f"{path} is {len(text)} bytes"
+        assert not any(line in text for line in distinctive), path
+
+
+def test_the_sandbox_reports_its_protections(hostile_run):
+    protections = hostile_run["results"]["bystander"]["extra_data"]["protections"]
+    assert {p["name"]: p["active"] for p in protections} == {
+        "process": True,
+        "netns": True,
+        "rlimits": True,
+        "uid": True,
+        "no_new_privs": True,
+        "landlock": True,
+        "seccomp": True,
+    }
