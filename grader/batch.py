@@ -42,7 +42,7 @@ def find_submissions(folder: Path) -> tuple[list[Path], list[str]]:
     for entry in sorted(folder.iterdir()):
         if entry.name.startswith("."):
             continue
-        if entry.is_dir() or entry.suffix == ".zip":
+        if entry.is_dir() or entry.suffix.lower() == ".zip":
             by_student.setdefault(student_id(entry), []).append(entry)
         else:
             warnings.append(f"skipped {entry.name}: a submission is a folder or a .zip file")

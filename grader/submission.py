@@ -11,9 +11,11 @@ fatal.
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -37,7 +39,7 @@ class Submission:
 
 def student_id(path: Path) -> str:
     """The student's id is the folder's name, or the zip's name without .zip."""
-    return path.name.removesuffix(".zip") if path.suffix == ".zip" else path.name
+    return path.name[: -len(".zip")] if _is_zip(path) else path.name
 
 
 def load_submission(path: Path, exercises: list[str]) -> Submission:
@@ -74,7 +76,7 @@ def load_submission(path: Path, exercises: list[str]) -> Submission:
             notes.append(f"{exercise}: graded {name}; also found {others} (ignored)")
         try:
             sources[exercise] = _source(name, read())
-        except ValueError as error:
+        except (OSError, ValueError) as error:
             problems[exercise] = f"{name}: {error}"
     return Submission(student_id(path), path, sources, problems, tuple(notes))
 
@@ -83,10 +85,14 @@ def _members(path: Path) -> Iterator[tuple[str, Callable[[], bytes]]]:
     """(relative name, function that returns the bytes) for each regular file."""
     if path.is_dir():
         yield from _folder_members(path)
-    elif path.suffix == ".zip" and path.is_file():
+    elif _is_zip(path) and path.is_file():
         yield from _zip_members(path)
     else:
         raise ValueError(f"{path} is neither a folder nor a .zip file")
+
+
+def _is_zip(path: Path) -> bool:
+    return path.suffix.lower() == ".zip"
 
 
 def _folder_members(root: Path) -> Iterator[tuple[str, Callable[[], bytes]]]:
@@ -130,7 +136,7 @@ def _read_zip(path: Path, info: zipfile.ZipInfo) -> bytes:
     try:
         with zipfile.ZipFile(path) as archive, archive.open(info) as member:
             data = member.read(MAX_FILE_BYTES + 1)  # the header's size may lie
-    except (zipfile.BadZipFile, OSError, RuntimeError, EOFError) as error:
+    except (zipfile.BadZipFile, OSError, RuntimeError, EOFError, zlib.error) as error:
         raise ValueError(f"cannot be read from the zip ({error})") from None
     if len(data) > MAX_FILE_BYTES:
         raise ValueError(f"larger than {MAX_FILE_BYTES // 1024 // 1024} MiB once unpacked")
@@ -165,18 +171,33 @@ def notebook_source(text: str) -> str:
     for cell in cells:
         if not isinstance(cell, dict) or cell.get("cell_type") != "code":
             continue
-        nbgrader = cell.get("metadata", {}).get("nbgrader", {})
+        metadata = cell.get("metadata")
+        nbgrader = metadata.get("nbgrader") if isinstance(metadata, dict) else None
         if isinstance(nbgrader, dict) and nbgrader.get("grade") and not nbgrader.get("solution"):
             continue
         source = cell.get("source", "")
         if isinstance(source, list):
             source = "".join(part for part in source if isinstance(part, str))
-        if not isinstance(source, str):
-            continue
-        chunks.append(
-            "\n".join(
-                f"# {line}" if line.lstrip().startswith(("%", "!")) else line
-                for line in source.splitlines()
-            )
-        )
+        if isinstance(source, str):
+            chunks.append(_without_magics(source))
     return "\n\n".join(chunks) + "\n"
+
+
+def _without_magics(cell: str) -> str:
+    """A cell with its IPython magic and shell lines commented out.
+
+    A cell that is valid Python is left as it is (a continuation line may well start
+    with ``!=``); otherwise lines that start with ``%`` or ``!`` are the magics.
+    """
+    lines = cell.splitlines()
+    try:
+        ast.parse(cell)
+        return "\n".join(lines)
+    except (SyntaxError, ValueError):
+        pass
+    return "\n".join(
+        f"# {line}"
+        if line.lstrip().startswith(("%", "!")) and not line.lstrip().startswith("!=")
+        else line
+        for line in lines
+    )

@@ -31,6 +31,7 @@ MAX_PAYLOAD_BYTES = 256 * 1024 * 1024
 MAX_DEPTH = 32
 MAX_NODES = 200_000
 MAX_STRING = 1024 * 1024
+MAX_DIMENSION = 2**31 - 1
 _PREFIX = struct.Struct("!IQ")
 _DTYPES = {
     str(dtype).removeprefix("torch."): dtype
@@ -67,14 +68,28 @@ class Opaque:
 
 
 def encode(value: Any) -> tuple[dict[str, Any], bytes]:
-    """Turn a value into (header, payload)."""
+    """Turn a value into (header, payload), within the limits ``decode`` enforces.
+
+    What the format cannot carry (a string or a nesting past the limits, a sparse or
+    complex tensor, any other object) becomes an opaque description; a message that
+    would be too large altogether raises ProtocolError.
+    """
     chunks: list[bytes] = []
     size = [0]
+    nodes = [0]
+
+    def opaque(v: Any, why: str = "", kind: str = "") -> dict[str, Any]:
+        return {"$": "opaque", "type": kind or _type_name(v), "repr": why or _repr(v)}
 
     def tensor(t: torch.Tensor) -> dict[str, Any]:
-        data = torch.Tensor.detach(t).cpu().contiguous()
-        if data.dtype not in _DTYPES.values() or data.is_sparse:
-            return {"$": "opaque", "type": f"tensor of {data.dtype}", "repr": ""}
+        try:
+            supported = t.layout == torch.strided and t.dtype in _DTYPES.values() and not t.is_meta
+            data = torch.Tensor.detach(t).cpu().resolve_conj().resolve_neg().contiguous()
+        except Exception:  # a tensor subclass's methods may raise anything
+            supported = False
+        if not supported:
+            layout = "" if t.layout == torch.strided else f"{t.layout} ".removeprefix("torch.")
+            return opaque(t, "a tensor the grader cannot read back", f"{layout}tensor of {t.dtype}")
         if size[0] + data.numel() * data.element_size() > MAX_PAYLOAD_BYTES:
             raise ProtocolError(
                 f"tensors of more than {MAX_PAYLOAD_BYTES // 2**20} MiB in one message "
@@ -92,29 +107,48 @@ def encode(value: Any) -> tuple[dict[str, Any], bytes]:
         chunks.append(raw)
         size[0] += len(raw)
         grad = t.grad if t.is_leaf else None  # .grad of a non-leaf is always None (and warns)
+        if grad is not None:
+            nodes[0] += 1  # decode counts a grad as a value of its own
         node["grad"] = None if grad is None else tensor(grad)
         return node
 
     def walk(v: Any, depth: int) -> Any:
-        if depth > MAX_DEPTH:
-            return {"$": "opaque", "type": type(v).__name__, "repr": "(nested too deeply)"}
+        nodes[0] += 1
+        if nodes[0] > MAX_NODES:
+            raise ProtocolError(f"more than {MAX_NODES} values in one message")
         kind = type(v)
-        if v is None or kind in (bool, int, str):
+        if v is None or kind in (bool, int):
             return v
+        if kind is str:
+            return v if len(v) <= MAX_STRING else opaque(v, f"a string of {len(v)} characters")
         if kind is float:
             return v if math.isfinite(v) else {"$": "float", "repr": repr(v)}
         if isinstance(v, torch.Tensor):
             return tensor(v)
-        if kind in (tuple, list):
-            return {"$": kind.__name__, "items": [walk(item, depth + 1) for item in v]}
-        if kind is dict:
-            return {"$": "dict", "items": [[str(k), walk(x, depth + 1)] for k, x in v.items()]}
         if kind is Opaque:
             return {"$": "opaque", "type": v.type, "repr": v.repr}
-        return {"$": "opaque", "type": f"{kind.__module__}.{kind.__qualname__}", "repr": _repr(v)}
+        if kind not in (tuple, list, dict):
+            return opaque(v)
+        if depth >= MAX_DEPTH:  # the container's items would sit past the limit
+            return opaque(v, "(nested too deeply)")
+        if kind is dict:
+            return {
+                "$": "dict",
+                "items": [[str(k)[:MAX_STRING], walk(x, depth + 1)] for k, x in v.items()],
+            }
+        return {"$": kind.__name__, "items": [walk(item, depth + 1) for item in v]}
 
     header = {"value": walk(value, 0)}
     return header, b"".join(chunks)
+
+
+def _type_name(value: Any) -> str:
+    kind = type(value)
+    return (
+        kind.__qualname__
+        if kind.__module__ == "builtins"
+        else f"{kind.__module__}.{kind.__qualname__}"
+    )
 
 
 def _repr(value: Any) -> str:
@@ -167,6 +201,8 @@ def decode(header: Any, payload: bytes) -> Any:
             for pair in pairs:
                 if type(pair) is not list or len(pair) != 2 or type(pair[0]) is not str:
                     raise ProtocolError("dict items must be [string, value] pairs")
+                if len(pair[0]) > MAX_STRING:
+                    raise ProtocolError("a dict key is too long")
                 result[pair[0]] = walk(pair[1], depth + 1)
             return result
         if tag == "float":
@@ -192,9 +228,11 @@ def decode(header: Any, payload: bytes) -> Any:
         if (
             type(shape) is not list
             or len(shape) > 16
-            or any(type(n) is not int or n < 0 for n in shape)
+            or any(type(n) is not int or not 0 <= n <= MAX_DIMENSION for n in shape)
         ):
-            raise ProtocolError("a tensor shape must be a list of at most 16 sizes >= 0")
+            raise ProtocolError(
+                f"a tensor shape must be a list of at most 16 sizes from 0 to {MAX_DIMENSION}"
+            )
         if type(offset) is not int or type(nbytes) is not int or offset < 0 or nbytes < 0:
             raise ProtocolError("tensor offset and nbytes must be integers >= 0")
         if math.prod(shape) * dtype.itemsize != nbytes or offset + nbytes > len(buffer):
@@ -214,7 +252,7 @@ def decode(header: Any, payload: bytes) -> Any:
                 raise ProtocolError("only a floating-point tensor can require grad")
             result.requires_grad_(True)
         if node["grad"] is not None:
-            grad = walk(node["grad"], depth + 1)
+            grad = walk(node["grad"], depth)
             if not isinstance(grad, torch.Tensor) or (grad.shape, grad.dtype) != (
                 result.shape,
                 result.dtype,
@@ -238,6 +276,10 @@ def send(sock: socket.socket, value: Any) -> None:
     """Send one value as a frame."""
     header, payload = encode(value)
     raw = json.dumps(header, separators=(",", ":"), allow_nan=False).encode()
+    if len(raw) > MAX_HEADER_BYTES:
+        raise ProtocolError(
+            f"a message header of {len(raw)} bytes (the limit is {MAX_HEADER_BYTES})"
+        )
     sock.sendall(_PREFIX.pack(len(raw), len(payload)) + raw + payload)
 
 
