@@ -99,6 +99,25 @@ class Student:
                 return node
         return None
 
+    def defaults(self, name: str) -> dict[str, Any] | None:
+        """Literal default values of function ``name``'s parameters, read from the source."""
+        node = self.function_node(name)
+        if node is None:
+            return None
+        arguments = node.args
+        positional = [*arguments.posonlyargs, *arguments.args]
+        with_default = positional[len(positional) - len(arguments.defaults) :]
+        pairs = list(zip(with_default, arguments.defaults, strict=True))
+        keyword_only = zip(arguments.kwonlyargs, arguments.kw_defaults, strict=True)
+        pairs += [(argument, default) for argument, default in keyword_only if default is not None]
+        found = {}
+        for argument, default in pairs:
+            try:
+                found[argument.arg] = ast.literal_eval(default)
+            except (ValueError, SyntaxError, TypeError, RecursionError):
+                found[argument.arg] = ast.unparse(default)
+        return found
+
     def syntax_tree(self) -> ast.Module | None:
         if self.source is None:
             return None

@@ -353,7 +353,7 @@ MISTAKES = (
         optimizer.step()
         losses.append(loss.item())
     return losses""",
-        "train_trajectory",
+        "train_trajectory train_fits_the_data",
         "SGD instead of Adam",
     ),
     _m(

@@ -40,16 +40,17 @@ def _expect_column(expect, tensor, n, what, about):
 
 
 def test_make_data_shapes(student, rng, expect):
-    for n in (100, 1, 7):
-        seed = _seed(rng)
-        about = f"make_data(n={n}, seed={seed})"
+    for n in (None, 1, 7):  # None: the defaults, n=100
+        kwargs = {} if n is None else {"n": n, "seed": _seed(rng)}
+        about = f"make_data({', '.join(f'{k}={v}' for k, v in kwargs.items())})"
         x, y = _tensors(
             expect,
-            student.call("make_data", kwargs={"n": n, "seed": seed}, about=about).value,
+            student.call("make_data", kwargs=kwargs, about=about).value,
             2,
             "make_data",
             about,
         )
+        n = n or 100
         for name, tensor in (("x", x), ("y", y)):
             _expect_column(expect, tensor, n, name, about)
             expect.true(
@@ -289,8 +290,11 @@ def _loop_diagnosis(events, n_epochs, lr):
     )
 
 
+STANDARD_EPOCHS = 40  # the tutorial trains 100; 40 already separate right from wrong loops
+
+
 def _standard_run(student, reference, rng_for, once):
-    """The tutorial's run, shared by two checks: defaults on make_data(100) split 70/30.
+    """The tutorial's run, shared by two checks: lr=0.1 on make_data(100) split 70/30.
 
     Returns the submission's reply and the reference's losses and final weights, both
     from the same initial weights and data (each computed once).
@@ -299,12 +303,13 @@ def _standard_run(student, reference, rng_for, once):
     seed, state = _seed(rng), _state(rng)
     x_train, y_train, x_test, y_test = _training_data(reference, seed)
     about = (
-        "train(model, x_train, y_train) with the defaults (n_epochs=100, lr=0.1) "
+        f"train(model, x_train, y_train, n_epochs={STANDARD_EPOCHS}, lr=0.1) "
         "on make_data(100) split 70/30"
     )
-    reply = _train(student, state, x_train, y_train, 100, 0.1, about)
+    reply = _train(student, state, x_train, y_train, STANDARD_EPOCHS, 0.1, about)
     expected = once(
-        "standard run", lambda: _reference_train(reference, state, x_train, y_train, 100, 0.1)
+        "standard run",
+        lambda: _reference_train(reference, state, x_train, y_train, STANDARD_EPOCHS, 0.1),
     )
     return reply, expected, (x_test, y_test), about
 
@@ -334,7 +339,7 @@ def _expect_run(expect, reply, expected, n_epochs, lr, about):
 
 def test_train_trajectory(student, reference, rng, rng_for, expect, once):
     reply, expected, _, about = _standard_run(student, reference, rng_for, once)
-    _expect_run(expect, reply, expected, 100, 0.1, about)
+    _expect_run(expect, reply, expected, STANDARD_EPOCHS, 0.1, about)
     # A second, short run with another learning rate catches a hard-coded lr.
     state, (x_train, y_train, _, _) = _state(rng), _training_data(reference, _seed(rng))
     about = "train(model, x_train, y_train, n_epochs=10, lr=0.05)"
@@ -346,6 +351,15 @@ def test_train_trajectory(student, reference, rng, rng_for, expect, once):
 
 
 def test_train_loop_details(student, rng, expect):
+    defaults = student.defaults("train")
+    expect.true(
+        defaults is None
+        or {k: defaults.get(k) for k in ("n_epochs", "lr")} == {"n_epochs": 100, "lr": 0.1},
+        summary="train's default arguments are not the exercise's",
+        expected="train(model, x_train, y_train, n_epochs=100, lr=0.1)",
+        got=", ".join(f"{name}={value!r}" for name, value in (defaults or {}).items()),
+        hint="keep the signature of the exercise: other code relies on its defaults",
+    )
     state = _state(rng)
     x, y = random_tensor(rng, (30, 1), torch.float32), random_tensor(rng, (30, 1), torch.float32)
     about = "train(model, x, y, n_epochs=5, lr=0.1) with the model in eval mode beforehand"
@@ -384,7 +398,7 @@ def test_train_fits_the_data(student, reference, rng_for, expect, once):
         about=about,
         expected=f"a test MSE of at most {limit:.3f} (the reference reaches {want:.3f})",
         got=f"a test MSE of {got:.3f}",
-        hint=_loop_diagnosis(reply.events, 100, 0.1),
+        hint=_loop_diagnosis(reply.events, STANDARD_EPOCHS, 0.1),
     )
 
 

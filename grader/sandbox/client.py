@@ -25,7 +25,9 @@ from grader.sandbox.probes import RESULT_TYPES
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 _POLL_SECONDS = 0.2
 _MAX_OUTPUT_CHARS = 1024 * 1024
-_LIFETIME_CPU_FACTOR = 30  # a child serves many calls; its own RLIMIT_CPU is only a backstop
+# A child serves many calls, each with its own CPU budget checked from outside; its
+# RLIMIT_CPU is only a backstop (and the same for every exercise, so spares fit all).
+_LIFETIME_CPU_SECONDS = 600
 
 
 class SandboxFailure(Exception):
@@ -80,22 +82,24 @@ class Zygote:
         return self._host_layers
 
     def spawn(self, limits: Limits, uid: int | None) -> Child:
+        """A confined child, ready for requests (the zygote forked it ahead of time)."""
         self._ready()
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        request = {
-            "op": "spawn",
+        settings = {
             "uid": uid,
             "memory_bytes": limits.memory_mib * 1024 * 1024,
-            "cpu_seconds": int(max(limits.cpu_seconds * _LIFETIME_CPU_FACTOR, 300)),
+            "cpu_seconds": _LIFETIME_CPU_SECONDS,
             "max_processes": limits.processes,
             "max_file_bytes": 64 * 1024 * 1024,
             "max_open_files": 64,
         }
-        socket.send_fds(self.control, [json.dumps(request).encode()], [theirs.fileno()])
-        theirs.close()
-        child = Child(self, self._answer(timeout=30)["pid"], ours)
+        self.control.send(json.dumps({"op": "spawn", "settings": settings}).encode())
+        self.control.settimeout(30)
+        message, fds, _, _ = socket.recv_fds(self.control, 65536, 1)
+        if not message or len(fds) != 1:
+            raise RuntimeError("the sandbox zygote did not hand over a child")
+        child = Child(self, json.loads(message)["pid"], socket.socket(fileno=fds[0]))
         try:
-            hello = protocol.receive(ours, deadline=time.monotonic() + 30)
+            hello = protocol.receive(child.sock, deadline=time.monotonic() + 30)
         except (EOFError, TimeoutError, protocol.ProtocolError) as error:
             status = child.kill()
             raise RuntimeError(f"a sandbox child failed to start ({status}): {error}") from None
@@ -103,8 +107,13 @@ class Zygote:
         return child
 
     def kill(self, pid: int) -> dict[str, int]:
+        """End a child and say how it ended (it may have died on its own)."""
         self.control.send(json.dumps({"op": "kill", "pid": pid}).encode())
         return self._answer(timeout=30)
+
+    def release(self, pid: int) -> None:
+        """End a child that is no longer needed, without waiting for it."""
+        self.control.send(json.dumps({"op": "release", "pid": pid}).encode())
 
     def _answer(self, timeout: float) -> dict[str, Any]:
         self.control.settimeout(timeout)
@@ -214,11 +223,19 @@ class Child:
             return 0.0
 
     def kill(self) -> dict[str, int]:
+        """End the child and everything it started; say how the child ended."""
         if not self.alive:
             return {}
         self.alive = False
         self.sock.close()
         return self.zygote.kill(self.pid)
+
+    def release(self) -> None:
+        """End the child when it is no longer needed; the zygote does it in the background."""
+        if self.alive:
+            self.alive = False
+            self.sock.close()
+            self.zygote.release(self.pid)
 
 
 class SubmissionSandbox:
@@ -346,7 +363,7 @@ class SubmissionSandbox:
 
     def close(self) -> None:
         if self.child is not None:
-            self.child.kill()
+            self.child.release()
             self.child = None
 
 

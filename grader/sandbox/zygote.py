@@ -7,8 +7,8 @@ parent's memory, so the zygote never holds anything secret: no reference solutio
 hidden checks, no expected values, no other student's code (the child receives its
 submission's source over its own socket, after the fork).
 
-Control messages are JSON datagrams; ``spawn`` carries the child's end of a socketpair
-(SCM_RIGHTS), so the grader talks to the child directly.
+Control messages are JSON datagrams; the answer to ``spawn`` carries the grader's end of
+the child's socket (SCM_RIGHTS), so the grader then talks to the child directly.
 """
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ import socket
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +84,9 @@ def warm() -> None:
 
 
 def main(control_fd: int) -> None:
+    """Serve the grader: ``spawn`` hands over a confined child, ``kill`` and ``release``
+    end one (``kill`` answers with how it ended). One spare child is forked ahead of
+    time, while the grader runs checks, so that a spawn costs no waiting."""
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # die with the grader
     libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)  # orphans of children become ours to kill
@@ -89,39 +94,58 @@ def main(control_fd: int) -> None:
     warm()
     host = [layer.__dict__ for layer in isolation.host_layers(want_uid=True)]
     control.send(json.dumps({"ready": True, "host_layers": host}).encode())
-    scratch_dirs: dict[int, Path] = {}
     readable = isolation.readable_paths()
     scratch_root = Path(tempfile.mkdtemp(prefix="grader-sandbox-"))
     os.chmod(scratch_root, 0o711)  # children under other uids must reach their own folder
+    scratch_dirs: dict[int, Path] = {}
+    spare: _Spare | None = None
+    settings: dict[str, Any] | None = None  # of the last spawn: the spare is made alike
     try:
         while True:
-            message, fds, _, _ = socket.recv_fds(control, 65536, 1)
+            message = control.recv(65536)
             if not message:
                 return
             request = json.loads(message)
             if request["op"] == "spawn":
-                pid, scratch = _spawn(request, fds[0], control, scratch_root, readable)
-                scratch_dirs[pid] = scratch
-                control.send(json.dumps({"pid": pid}).encode())
-            elif request["op"] == "kill":
-                status = _kill(request["pid"])
-                shutil.rmtree(scratch_dirs.pop(request["pid"]), ignore_errors=True)
-                control.send(json.dumps(status).encode())
+                settings = request["settings"]
+                if spare is not None and spare.settings != settings:
+                    _end(spare.pid, scratch_dirs, None)
+                    spare = None
+                spare = spare or _fork_child(
+                    settings, control, scratch_root, readable, scratch_dirs
+                )
+                socket.send_fds(
+                    control, [json.dumps({"pid": spare.pid}).encode()], [spare.socket.fileno()]
+                )
+                spare.socket.close()
+                spare = None
+            else:  # kill (answer how it ended) or release (no answer)
+                status = _end(request["pid"], scratch_dirs, spare)
+                if request["op"] == "kill":
+                    control.send(json.dumps(status).encode())
+            if spare is None and settings is not None:
+                spare = _fork_child(settings, control, scratch_root, readable, scratch_dirs)
     finally:
-        for pid in _descendants():
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+        _kill_all()
         shutil.rmtree(scratch_root, ignore_errors=True)
 
 
-def _spawn(
-    request: dict[str, Any],
-    fd: int,
+@dataclass
+class _Spare:
+    pid: int
+    socket: socket.socket  # the grader's end of the child's socket
+    settings: dict[str, Any]
+
+
+def _fork_child(
+    settings: dict[str, Any],
     control: socket.socket,
     scratch_root: Path,
     readable: tuple[Path, ...],
-) -> tuple[int, Path]:
-    uid = request["uid"]
+    scratch_dirs: dict[int, Path],
+) -> _Spare:
+    """Fork a confined child that waits on its socket for the grader."""
+    uid = settings["uid"]
     scratch = Path(tempfile.mkdtemp(dir=scratch_root))
     if uid is not None and os.geteuid() == 0:
         os.chown(scratch, uid, uid)
@@ -129,23 +153,32 @@ def _spawn(
         scratch=scratch,
         readable=readable,
         uid=uid,
-        memory_bytes=request["memory_bytes"],
-        cpu_seconds=request["cpu_seconds"],
-        max_processes=request["max_processes"],
-        max_file_bytes=request["max_file_bytes"],
-        max_open_files=request["max_open_files"],
+        memory_bytes=settings["memory_bytes"],
+        cpu_seconds=settings["cpu_seconds"],
+        max_processes=settings["max_processes"],
+        max_file_bytes=settings["max_file_bytes"],
+        max_open_files=settings["max_open_files"],
     )
+    grader_end, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     pid = os.fork()
     if pid == 0:
         code = 70
         try:
             control.close()
-            _become_child(fd, confinement)
+            grader_end.close()
+            _become_child(child_end.detach(), confinement)
             code = 0
         finally:
             os._exit(code)
-    os.close(fd)
-    return pid, scratch
+    child_end.close()
+    scratch_dirs[pid] = scratch
+    return _Spare(pid, grader_end, settings)
+
+
+def _end(pid: int, scratch_dirs: dict[int, Path], spare: _Spare | None) -> dict[str, Any]:
+    status = _kill(pid, keep=spare.pid if spare else None)
+    shutil.rmtree(scratch_dirs.pop(pid, ""), ignore_errors=True)
+    return status
 
 
 def _become_child(fd: int, confinement: isolation.Confinement) -> None:
@@ -160,20 +193,32 @@ def _become_child(fd: int, confinement: isolation.Confinement) -> None:
     child.serve(sock, [layer.__dict__ for layer in layers])
 
 
-def _kill(pid: int) -> dict[str, Any]:
+_exit_statuses: dict[int, int] = {}  # reaped children by pid, until asked for
+
+
+def _kill(pid: int, keep: int | None) -> dict[str, Any]:
     """Kill a child and everything it started; return once all of it is reaped.
 
     The zygote is a child subreaper, so whatever the child started and orphaned is
-    reparented here: kill and reap until no process below the zygote is left.
+    reparented here: kill and reap until no process below the zygote is left but
+    ``keep`` (the spare child).
     """
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, signal.SIGKILL)
-    status = None
+    _kill_all(keep, until=lambda: pid in _exit_statuses)
+    status = _exit_statuses.pop(pid)
+    if os.WIFSIGNALED(status):
+        return {"signal": os.WTERMSIG(status)}
+    return {"exit_code": os.WEXITSTATUS(status)}
+
+
+def _kill_all(keep: int | None = None, until: Callable[[], bool] = lambda: True) -> None:
+    """Kill every process below this one but ``keep``, and reap them all, until ``until()``."""
     while True:
-        remaining = _descendants()
-        for other in remaining:
+        remaining = [pid for pid in _descendants() if pid != keep]
+        for pid in remaining:
             with contextlib.suppress(ProcessLookupError):
-                os.kill(other, signal.SIGKILL)
+                os.kill(pid, signal.SIGKILL)
         while True:
             try:
                 reaped, code = os.waitpid(-1, os.WNOHANG)
@@ -181,14 +226,10 @@ def _kill(pid: int) -> dict[str, Any]:
                 break
             if reaped == 0:
                 break
-            if reaped == pid:
-                status = code
-        if not remaining and status is not None:
-            break
+            _exit_statuses[reaped] = code  # any child's, perhaps the spare's: kept for later
+        if not remaining and until():
+            return
         time.sleep(0.001)
-    if os.WIFSIGNALED(status):
-        return {"signal": os.WTERMSIG(status)}
-    return {"exit_code": os.WEXITSTATUS(status)}
 
 
 def _descendants() -> list[int]:
@@ -213,5 +254,6 @@ def _descendants() -> list[int]:
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]))
+    with contextlib.suppress(BrokenPipeError, ConnectionError):  # the grader went away
+        main(int(sys.argv[1]))
     os._exit(0)  # skip interpreter teardown (about 1 s with torch loaded): nothing is left to flush
