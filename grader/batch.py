@@ -22,6 +22,7 @@ from typing import IO, Any
 
 from grader.course import load_course
 from grader.errors import UsageError, WorkerFailed
+from grader.seeds import new_seed
 from grader.submission import student_id
 from grader.writers import grades_csv
 
@@ -76,7 +77,7 @@ def main(
     for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)
     todo = [p for p in paths if force or not (out / student_id(p) / "results.json").is_file()]
-    seed = int.from_bytes(os.urandom(4), "big") % 2**31 if seed is None else seed
+    seed = new_seed() if seed is None else seed
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(todo)))
     print(
         f"{len(paths)} submissions, {len(paths) - len(todo)} already graded, {len(todo)} to grade "

@@ -1,7 +1,8 @@
 """``grader build``: generate exercises/ from solutions/, or check that it is up to date.
 
-solutions/ is the single source. Each exercise file becomes a stub; every other file
-there (the public self-checks, their conftest.py and pytest.ini) is copied as it is.
+solutions/ is the single source. Each exercise file becomes a stub and a notebook; every
+other file there (the public self-checks, their conftest.py and pytest.ini) is copied as
+it is.
 exercises/ holds exactly what this generates and nothing else, and is committed, so
 that students get it from the repository and a test can catch a stale copy.
 """
@@ -11,7 +12,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import nbformat
+
 from grader.course import Course, load_course
+from grader.notebooks import make_notebook
 from grader.stubs import make_stub
 
 _SKIPPED = {"__pycache__", ".pytest_cache"}
@@ -30,8 +34,12 @@ def generated_files(course: Course) -> dict[str, str]:
         text = path.read_text(encoding="utf-8")
         name = relative.as_posix()
         if name in stems:
-            text = make_stub(text, stems[name], filename=f"solutions/{name}")
-        files[name] = text
+            exercise = course.exercise(stems[name])
+            files[name] = make_stub(text, exercise.id, filename=f"solutions/{name}")
+            notebook = make_notebook(text, exercise, stubs=True)
+            files[f"{exercise.id}.ipynb"] = nbformat.writes(notebook) + "\n"
+        else:
+            files[name] = text
     return files
 
 

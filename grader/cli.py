@@ -69,6 +69,23 @@ def _parser() -> argparse.ArgumentParser:
     batch.add_argument(
         "--force", action="store_true", help="re-grade students that already have results"
     )
+
+    nbgrader = verbs.add_parser("nbgrader", help="write an nbgrader course graded by the sandbox")
+    nbgrader.add_argument("folder", type=Path, help="where to write the nbgrader course")
+    nbgrader.add_argument(
+        "--seed", type=int, default=None, help="seed of the hidden checks' inputs"
+    )
+
+    gradescope = verbs.add_parser(
+        "gradescope", help="build the autograder .zip to upload to a Gradescope assignment"
+    )
+    gradescope.add_argument("out", type=Path, metavar="OUT.zip", help="the .zip to write")
+    gradescope.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="seed of the hidden checks' random inputs for every student (default: a new one)",
+    )
     return parser
 
 
@@ -103,6 +120,14 @@ def main(argv: list[str] | None = None) -> int:
                 course_root=args.course,
                 require_isolation=args.require_isolation,
             )
+        if args.verb == "nbgrader":
+            from grader import nbgrader
+
+            return nbgrader.main(args.folder, args.course, args.seed)
+        if args.verb == "gradescope":
+            from grader import gradescope
+
+            return gradescope.main(args.out, args.course, args.seed)
     except (CourseError, MarkerError, UsageError, IsolationMissing, WorkerFailed) as error:
         print(f"grader: {error}", file=sys.stderr)
         return 2

@@ -7,6 +7,7 @@ from pathlib import Path
 from grader.course import load_course
 from grader.errors import UsageError
 from grader.sandbox.launch import start_zygote
+from grader.seeds import new_seed
 from grader.submission import load_submission
 
 
@@ -23,7 +24,7 @@ def main(
     if not submission.exists():
         raise UsageError(f"{submission}: no such folder or .zip file")
     started = start_zygote()  # it warms up while this process imports torch below
-    from grader.grading import grade_submissions, new_seed, sandbox
+    from grader.grading import grade_submissions, sandbox
     from grader.writers import terminal_table, write_json
 
     seed = new_seed() if seed is None else seed

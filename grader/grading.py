@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import secrets
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -21,10 +20,6 @@ from grader.submission import Submission
 # Children run under a uid of their own when the grader is root: derived from this
 # process's pid, so that graders running side by side never share one.
 _UID_BASE = 200_000
-
-
-def new_seed() -> int:
-    return secrets.randbelow(2**31)
 
 
 def missing_layers(layers: list[dict[str, object]]) -> list[str]:

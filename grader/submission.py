@@ -24,6 +24,7 @@ MAX_FILE_BYTES = 2 * 1024 * 1024
 MAX_ZIP_MEMBERS = 5000
 MAX_WALK_FILES = 20000
 SUFFIXES = (".py", ".ipynb")
+SELF_CHECK_TAG = "selfcheck"  # notebook cells that run the self-checks, not part of the module
 
 
 @dataclass(frozen=True)
@@ -157,8 +158,9 @@ def _source(name: str, data: bytes) -> str:
 def notebook_source(text: str) -> str:
     """The code cells of a notebook, in order, as one module.
 
-    IPython magics and shell escapes (``%matplotlib``, ``!pip``) become comments, and
-    nbgrader's autograder cells (which hold tests, not the student's code) are left out.
+    IPython magics and shell escapes (``%matplotlib``, ``!pip``) become comments;
+    nbgrader's autograder cells and the self-check cell (tests, not the student's code)
+    are left out.
     """
     try:
         notebook = json.loads(text)
@@ -172,8 +174,12 @@ def notebook_source(text: str) -> str:
         if not isinstance(cell, dict) or cell.get("cell_type") != "code":
             continue
         metadata = cell.get("metadata")
-        nbgrader = metadata.get("nbgrader") if isinstance(metadata, dict) else None
+        metadata = metadata if isinstance(metadata, dict) else {}
+        nbgrader = metadata.get("nbgrader")
         if isinstance(nbgrader, dict) and nbgrader.get("grade") and not nbgrader.get("solution"):
+            continue
+        tags = metadata.get("tags")
+        if isinstance(tags, list) and SELF_CHECK_TAG in tags:
             continue
         source = cell.get("source", "")
         if isinstance(source, list):

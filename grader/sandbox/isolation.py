@@ -321,6 +321,10 @@ def readable_paths() -> tuple[Path, ...]:
     # that contains it (a venv inside the project is fine, it does not contain the package).
     package_root = Path(__file__).resolve().parents[1]
     result: list[Path] = []
+    if package_root.parent.name in ("site-packages", "dist-packages"):
+        # Installed (not editable): grant site-packages entry by entry, all but the grader.
+        site_packages = package_root.parent
+        candidates += [str(entry) for entry in site_packages.iterdir() if entry != package_root]
     for raw in candidates:
         if not raw or not os.path.exists(raw):
             continue

@@ -1,0 +1,85 @@
+"""``grader gradescope OUT.zip``: the autograder bundle to upload to a Gradescope assignment.
+
+Gradescope unpacks the zip into /autograder/source, runs ``setup.sh`` once as root when it
+builds the assignment's image, then ``run_autograder`` for each submission; both scripts
+live in grader/gradescope/. The zip holds only what grading needs: the grader package with
+its hidden checks, course.yml, the reference solutions, the files that install the package
+(pyproject.toml, constraints.txt) and ``seed``, the seed of the hidden checks' random
+inputs, chosen once here so that every student of the assignment gets the same inputs.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+from grader.course import DEFAULT_ROOT, PACKAGE_DIR, Course, load_course
+from grader.errors import UsageError
+from grader.seeds import new_seed
+
+SCRIPTS_DIR = PACKAGE_DIR / "gradescope"
+SCRIPTS = ("setup.sh", "run_autograder")
+# What `pip install -e` needs besides the package: the grader's own project files.
+PROJECT_FILES = ("pyproject.toml", "constraints.txt")
+# The package's files: its modules and the hidden checks' pytest.ini; no caches, no scripts.
+PACKAGE_SUFFIXES = (".py", ".ini")
+# A fixed timestamp: the same sources and seed give the same zip, byte for byte.
+_TIMESTAMP = (1980, 1, 1, 0, 0, 0)
+
+
+def bundle_files(course: Course) -> dict[str, Path]:
+    """Every file of the bundle but ``seed``: its name in the zip and where it is on disk."""
+    files = {name: SCRIPTS_DIR / name for name in SCRIPTS}
+    files |= {name: DEFAULT_ROOT / name for name in PROJECT_FILES}
+    files["course.yml"] = course.root / "course.yml"
+    for exercise in course.exercises:  # load_course checked that each one exists
+        files[f"solutions/{exercise.file}"] = course.solutions_dir / exercise.file
+    for path in sorted(PACKAGE_DIR.rglob("*")):
+        relative = path.relative_to(PACKAGE_DIR)
+        if (
+            path.is_file()
+            and path.suffix in PACKAGE_SUFFIXES
+            and not any(part == "__pycache__" or part.startswith(".") for part in relative.parts)
+        ):
+            files[f"grader/{relative.as_posix()}"] = path
+    missing = [str(path) for path in files.values() if not path.is_file()]
+    if missing:
+        raise UsageError(
+            f"cannot build the Gradescope bundle: {', '.join(missing)} not found "
+            "(run the grader from a checkout of the course repository)"
+        )
+    return files
+
+
+def write_bundle(out: Path, files: dict[str, Path], seed: int) -> None:
+    """Write the zip atomically; scripts are executable (Gradescope runs them directly)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.with_name(out.name + ".partial")
+    with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, path in files.items():
+            _add(archive, name, path.read_bytes(), executable=name in SCRIPTS)
+        _add(archive, "seed", f"{seed}\n".encode(), executable=False)
+    partial.replace(out)
+
+
+def _add(archive: zipfile.ZipFile, name: str, data: bytes, executable: bool) -> None:
+    info = zipfile.ZipInfo(name, date_time=_TIMESTAMP)
+    info.create_system = 3  # Unix: unzip then applies the permission bits below
+    info.external_attr = (0o100755 if executable else 0o100644) << 16
+    info.compress_type = zipfile.ZIP_DEFLATED
+    archive.writestr(info, data)
+
+
+def main(out: Path, course_root: Path | None = None, seed: int | None = None) -> int:
+    course = load_course(course_root)
+    if out.is_dir():
+        raise UsageError(f"{out}: is a folder; give the path of the .zip to write")
+    seed = new_seed() if seed is None else seed
+    files = bundle_files(course)
+    write_bundle(out, files, seed)
+    size_kib = out.stat().st_size / 1024
+    print(
+        f"wrote {out} ({len(files) + 1} files, {size_kib:.0f} KiB) with seed {seed}; "
+        "upload it as the assignment's autograder on Gradescope"
+    )
+    return 0
