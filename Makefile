@@ -8,7 +8,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 DEMO := demo-out
 
-.PHONY: setup demo test clean
+.PHONY: setup browser demo test clean
 
 setup: $(VENV)/.installed
 
@@ -24,11 +24,19 @@ demo: setup
 	@echo "== grading the reference, the untouched stubs and one student per common mistake =="
 	rm -rf $(DEMO)
 	$(PY) -m samples.make_class $(DEMO)/class
-	$(PY) -m grader batch $(DEMO)/class --out $(DEMO)/results
+	$(PY) -m grader batch $(DEMO)/class --out $(DEMO)/results --feedback
+	$(PY) -m grader report $(DEMO)/results
 	@cat $(DEMO)/results/grades.csv
-	@echo "per-student results: $(DEMO)/results/<student>/results.json"
+	@echo "per student: $(DEMO)/results/<student>/results.json and feedback.html"
 
-test: setup
+# The report tests open pages in Debian's Chromium; as root, install it when missing.
+browser:
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	  else echo "note: without Debian's chromium the browser tests are skipped"; fi; }
+
+test: setup browser
 	$(PY) -m grader build --check
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .

@@ -66,6 +66,7 @@ def main(
     exercises: list[str] | None = None,
     course_root: Path | None = None,
     require_isolation: bool = False,
+    feedback: bool = False,
 ) -> int:
     course = load_course(course_root)
     exercises = course.select(exercises)
@@ -92,6 +93,7 @@ def main(
             "seed": seed,
             "exercises": exercises,
             "require_isolation": require_isolation,
+            "feedback": feedback,
         }
         failed = _run_workers(todo, jobs, settings, _Progress(len(todo)))
         for path in failed:

@@ -10,6 +10,7 @@ check the feedback describes differences without showing the inputs' values.
 from __future__ import annotations
 
 import ast
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -79,15 +80,15 @@ class Student:
         try:
             return self.sandbox.run(self.exercise.id, probe, inputs, self.exercise.limits, no_grad)
         except StudentError as error:
-            raise CheckFailure(
-                _student_error_feedback(error, self.exercise, function, about)
-            ) from None
+            feedback = _student_error_feedback(error, self.exercise, function, about)
+            raise CheckFailure(dataclasses.replace(feedback, error=error.type)) from None
         except SandboxFailure as failure:
             raise CheckFailure(
                 Feedback(
                     summary=f"{function} {failure}",
                     inputs=about,
                     hint=_FAILURE_HINTS[failure.kind],
+                    error=failure.kind,
                 )
             ) from None
 

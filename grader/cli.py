@@ -57,6 +57,9 @@ def _parser() -> argparse.ArgumentParser:
     grade.add_argument(
         "--results", type=Path, default=Path("results.json"), help="where to write results.json"
     )
+    grade.add_argument(
+        "--feedback", type=Path, metavar="FEEDBACK.html", help="also write a feedback page there"
+    )
 
     batch = verbs.add_parser("batch", parents=[grading], help="grade every submission in a folder")
     batch.add_argument(
@@ -69,6 +72,12 @@ def _parser() -> argparse.ArgumentParser:
     batch.add_argument(
         "--force", action="store_true", help="re-grade students that already have results"
     )
+    batch.add_argument(
+        "--feedback", action="store_true", help="also write OUT/<student>/feedback.html"
+    )
+
+    report = verbs.add_parser("report", help="write the class report of a batch's results")
+    report.add_argument("outdir", type=Path, help="the --out folder of `grader batch`")
 
     nbgrader = verbs.add_parser("nbgrader", help="write an nbgrader course graded by the sandbox")
     nbgrader.add_argument("folder", type=Path, help="where to write the nbgrader course")
@@ -106,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
                 args.exercises,
                 args.course,
                 args.require_isolation,
+                args.feedback,
             )
         if args.verb == "batch":
             from grader import batch
@@ -119,7 +129,12 @@ def main(argv: list[str] | None = None) -> int:
                 exercises=args.exercises,
                 course_root=args.course,
                 require_isolation=args.require_isolation,
+                feedback=args.feedback,
             )
+        if args.verb == "report":
+            from grader import report
+
+            return report.main(args.outdir)
         if args.verb == "nbgrader":
             from grader import nbgrader
 

@@ -18,6 +18,7 @@ def main(
     exercises: list[str] | None = None,
     course_root: Path | None = None,
     require_isolation: bool = False,
+    feedback: Path | None = None,
 ) -> int:
     course = load_course(course_root)
     exercises = course.select(exercises)
@@ -25,14 +26,19 @@ def main(
         raise UsageError(f"{submission}: no such folder or .zip file")
     started = start_zygote()  # it warms up while this process imports torch below
     from grader.grading import grade_submissions, sandbox
-    from grader.writers import terminal_table, write_json
+    from grader.writers import terminal_table, write_feedback, write_json
 
     seed = new_seed() if seed is None else seed
     print(f"grading {submission} with seed {seed} (rerun with --seed {seed} to reproduce)")
     loaded = load_submission(submission, [e.id for e in course.exercises])
     with sandbox(require_isolation, started) as zygote:
-        [grade] = grade_submissions(course, [loaded], seed, zygote, exercises)
+        [grade] = grade_submissions(
+            course, [loaded], seed, zygote, exercises, figures=feedback is not None
+        )
     write_json(results, grade)
+    if feedback is not None:
+        write_feedback(feedback, grade)
+        print(f"feedback written to {feedback}")
     print(terminal_table(grade))
     print(f"results written to {results}")
     return 0

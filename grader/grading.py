@@ -60,12 +60,14 @@ def grade_submissions(
     zygote: Zygote,
     exercises: list[str] | None = None,
     on_grade: Callable[[Grade], None] | None = None,
+    figures: bool = False,
 ) -> list[Grade]:
     """Grade ``submissions`` with the hidden checks; return their grades in order.
 
     This trusted process runs the checks and holds the reference solutions; each
     submission's code runs in a confined child forked from ``zygote``, which holds
-    nothing secret.
+    nothing secret. With ``figures``, each grade also carries the data of its feedback
+    figures (grader/figures.py).
     """
     grades: list[Grade] = []
 
@@ -83,6 +85,7 @@ def grade_submissions(
         uid=_UID_BASE + os.getpid() % 100_000 if os.geteuid() == 0 else None,
         on_grade=collect,
         host_layers=zygote.host_layers,
+        collect_figures=figures,
     )
     code = run_checks(session)
     for error in session.internal_errors:

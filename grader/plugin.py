@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 import torch
 
-from grader import __version__
+from grader import __version__, figures
 from grader.checking import CheckFailure
 from grader.course import Course
 from grader.results import Feedback, Grade, Outcome, score
@@ -51,15 +51,13 @@ class GradingSession:
     protections: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     internal_errors: list[str] = field(default_factory=list)
     finished: set[str] = field(default_factory=set)
+    collect_figures: bool = False  # gather the data of feedback figures after the checks
+    figure_data: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def reference(self, exercise: str) -> ModuleType:
         """The reference solution of ``exercise``, imported once, in this trusted process."""
         if exercise not in self.references:
-            path = self.course.solutions_dir / self.course.exercise(exercise).file
-            spec = importlib.util.spec_from_file_location(f"reference_{exercise}", path)
-            module = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(module)
-            self.references[exercise] = module
+            self.references[exercise] = load_reference(self.course, exercise)
         return self.references[exercise]
 
     def generator(self, check: str) -> torch.Generator:
@@ -72,6 +70,10 @@ class GradingSession:
 
     def close(self, submission: Submission, sandbox: SubmissionSandbox) -> None:
         """All checks of ``submission`` have run: stop its sandbox and hand on its grade."""
+        if self.collect_figures:
+            self.figure_data[submission.student] = figures.collect(
+                sandbox, self.course, self.reference, self.exercises
+            )
         sandbox.close()
         self.protections[submission.student] = sandbox.layers
         self.finish(submission)
@@ -93,8 +95,20 @@ class GradingSession:
                 protections=tuple(self.protections.get(submission.student) or self.host_layers),
                 seconds=time.perf_counter() - started,
                 notes=submission.notes,
+                extra={"figures": self.figure_data[submission.student]}
+                if submission.student in self.figure_data
+                else {},
             )
         )
+
+
+def load_reference(course: Course, exercise: str) -> ModuleType:
+    """Import the reference solution of ``exercise`` (trusted code) under its own name."""
+    path = course.solutions_dir / course.exercise(exercise).file
+    spec = importlib.util.spec_from_file_location(f"reference_{exercise}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 class GradingPlugin:

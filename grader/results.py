@@ -18,6 +18,25 @@ class Feedback:
     hint: str = ""
     traceback: str = ""  # the student's own frames only
     output: str = ""  # what the submission printed meanwhile (truncated)
+    error: str = ""  # what went wrong in the student's code: TypeError, timeout, crash...
+
+    def markdown(self) -> str:
+        """Markdown (Gradescope's md format); the submission's own text stays in code blocks."""
+        lines = [f"**{self.summary}**", ""]
+        for label, value in (
+            ("input", self.inputs),
+            ("expected", self.expected),
+            ("got", self.got),
+            ("hint", self.hint),
+        ):
+            if value:
+                lines.append(f"- **{label}:** {value}")
+        fence = "`" * 3
+        for label, value in (("your code's traceback", self.traceback), ("printed", self.output)):
+            if value:
+                body = value.rstrip().replace(fence, "'" * 3)  # cannot close the block early
+                lines += ["", f"{label}:", fence + "text", body, fence]
+        return "\n".join(lines)
 
     def text(self) -> str:
         """Plain text, one fact per line."""

@@ -31,7 +31,7 @@ def main(settings: dict[str, Any]) -> int:
     started = start_zygote()  # warms up while this process imports torch below
     from grader.grading import grade_submissions, sandbox
     from grader.results import Grade
-    from grader.writers import write_json
+    from grader.writers import write_feedback, write_json
 
     course = load_course(Path(settings["course"]))
     out = Path(settings["out"])
@@ -42,6 +42,8 @@ def main(settings: dict[str, Any]) -> int:
 
     def finished(grade: Grade) -> None:
         write_json(out / grade.student / "results.json", grade)
+        if settings["feedback"]:
+            write_feedback(out / grade.student / "feedback.html", grade)
         send({"graded": grade.student, "score": grade.score, "max_score": grade.max_score})
 
     with sandbox(settings["require_isolation"], started) as zygote:
@@ -49,7 +51,13 @@ def main(settings: dict[str, Any]) -> int:
         for line in sys.stdin:
             submissions = [load_submission(Path(path), ids) for path in json.loads(line)["paths"]]
             grade_submissions(
-                course, submissions, settings["seed"], zygote, settings["exercises"], finished
+                course,
+                submissions,
+                settings["seed"],
+                zygote,
+                settings["exercises"],
+                finished,
+                figures=settings["feedback"],
             )
             send({"done": True})
     return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 from pathlib import Path
@@ -28,13 +29,15 @@ def results_json(grade: Grade) -> dict[str, Any]:
                 "score": check.score,
                 "max_score": check.max_score,
                 "status": "passed" if check.status == "passed" else "failed",
-                "output": check.feedback.text() if check.feedback else "",
+                "output": check.feedback.markdown() if check.feedback else "",
+                "output_format": "md",
                 "visibility": check.visibility,
                 "tags": [check.exercise, check.check],
                 "extra_data": {
                     "check": check.check,
                     "status": check.status,
                     "seconds": round(check.seconds, 4),
+                    "feedback": dataclasses.asdict(check.feedback) if check.feedback else None,
                 },
             }
         )
@@ -51,6 +54,7 @@ def results_json(grade: Grade) -> dict[str, Any]:
             "grader_version": grade.grader_version,
             "protections": list(grade.protections),
             "notes": list(grade.notes),
+            **grade.extra,
         },
         "tests": tests,
     }
@@ -64,6 +68,14 @@ def write_json(path: Path, grade: Grade) -> None:
         json.dumps(results_json(grade), indent=2, ensure_ascii=False) + "\n", "utf-8"
     )
     partial.replace(path)
+
+
+def write_feedback(path: Path, grade: Grade) -> None:
+    """Write the student's feedback page next to (or instead of) their results.json."""
+    from grader.html import render_feedback  # matplotlib, only when pages are written
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_feedback(results_json(grade)), encoding="utf-8")
 
 
 def summary(grade: Grade) -> str:

@@ -37,3 +37,23 @@ def failed_checks(result: dict, exercise: str | None = None) -> set[str]:
         for test in result["tests"]
         if test["status"] != "passed" and (exercise is None or test["tags"][0] == exercise)
     }
+
+
+def hidden_check_lines(min_length: int = 30) -> set[str]:
+    """Distinctive lines of code of the hidden checks, to search feedback for leaks.
+
+    Lines that are only a string are left out: those are the messages and hints, written
+    to be shown to students.
+    """
+    from grader.course import CHECKS_DIR
+
+    lines = set()
+    for path in CHECKS_DIR.glob("test_*.py"):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            code = line.strip()
+            is_message = code.lstrip("f").startswith(('"', "'")) or code.startswith(
+                ("hint=", "summary=")
+            )
+            if len(code) > min_length and not is_message:
+                lines.add(code)
+    return lines

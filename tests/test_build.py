@@ -125,7 +125,7 @@ def test_a_change_to_a_solution_reaches_the_stub(course_copy):
     solution.write_text(
         solution.read_text().replace("always first:", "always first, before layers:")
     )
-    assert stale_files(course_copy) == ["ex3_module.py"]
+    assert stale_files(course_copy) == ["ex3_module.ipynb", "ex3_module.py"]
     write(course_copy)
     assert (
         "always first, before layers:" in (course_copy.exercises_dir / "ex3_module.py").read_text()

@@ -10,7 +10,7 @@ import yaml
 
 from grader.course import CHECKS_DIR
 from samples.make_class import with_answer, write_submission
-from tests.helpers import read_results, run_grader
+from tests.helpers import hidden_check_lines, read_results, run_grader
 from tests.hostile_corpus import ATTACKS
 
 SANDBOX_UIDS = range(200_000, 300_000)  # grader/grading.py gives children uids from here
@@ -145,8 +145,7 @@ def test_nothing_is_left_behind(hostile_run):
 
 
 def test_feedback_stays_small_and_never_shows_hidden_source(hostile_run):
-    hidden_source = "\n".join(p.read_text() for p in CHECKS_DIR.glob("test_*.py"))
-    distinctive = [line.strip() for line in hidden_source.splitlines() if len(line.strip()) > 40]
+    distinctive = hidden_check_lines()
     for path in hostile_run["out"].glob("*/results.json"):
         text = path.read_text()
         assert len(text) < 200_000, f"{path} is {len(text)} bytes"

@@ -16,10 +16,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grader.course import CHECKS_DIR
 from samples.make_class import with_answer
 from samples.mistakes import MISTAKES
-from tests.helpers import SEED, read_results, run_grader
+from tests.helpers import SEED, hidden_check_lines, read_results, run_grader
 
 NBGRADER = str(Path(sys.executable).with_name("nbgrader"))
 MISTAKE = {m.student: m for m in MISTAKES}
@@ -163,8 +162,7 @@ def test_scores_are_what_each_notebook_deserves(graded):
 
 
 def test_feedback_exists_and_never_shows_hidden_check_source(graded):
-    hidden = "\n".join(path.read_text() for path in CHECKS_DIR.glob("test_*.py"))
-    distinctive = {line.strip() for line in hidden.splitlines() if len(line.strip()) > 30}
+    distinctive = hidden_check_lines()
     pages = list((graded["dir"] / "feedback").rglob("*.html"))
     assert len(pages) == 4 * len(graded["students"])
     for page in pages:
@@ -174,7 +172,7 @@ def test_feedback_exists_and_never_shows_hidden_check_source(graded):
     hostile = next(
         p for p in pages if "hostile" in p.parts and p.name == "ex1_forward.html"
     ).read_text()
-    assert "failed: " in hostile and "passed: " not in hostile  # it broke only its own process
+    assert "failed: " in hostile and "passed: sigmoid" not in hostile  # it broke only itself
     complete = next(
         p for p in pages if "complete" in p.parts and p.name == "ex2_backward.html"
     ).read_text()

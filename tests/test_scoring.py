@@ -66,7 +66,8 @@ def test_writers_format_the_same_grade(course):
     assert data["tests"][0]["number"] == "1.1"
     assert data["tests"][0]["tags"] == ["ex1_forward", course.exercises[0].checks[0].id]
     failed = next(t for t in data["tests"] if t["status"] == "failed")
-    assert failed["output"] == "no\nhint: try"
+    assert failed["output"] == "**no**\n\n- **hint:** try" and failed["output_format"] == "md"
+    assert failed["extra_data"]["feedback"]["summary"] == "no"
     assert f"total: {grade.score:g}/100" in summary(grade)
     table = terminal_table(grade)
     assert "FAIL" in table and "PASS" in table and "seed 7" in table

@@ -1,0 +1,207 @@
+"""``grader report OUTDIR``: the class report, from the results.json files of a batch.
+
+What an instructor opens the morning after the deadline: the score distribution of each
+exercise, the checks most students failed, the most common errors per exercise, and a
+table of students sortable by score. Written as class-report.html (self-contained) with
+the same figures as PNG files next to it.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+from collections import Counter
+from dataclasses import dataclass
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from matplotlib.figure import Figure
+
+from grader.errors import UsageError
+
+
+@dataclass(frozen=True)
+class ClassSummary:
+    """The statistics of a class, computed from its results alone."""
+
+    exercises: tuple[tuple[str, float], ...]  # (exercise, max score), in course order
+    students: tuple[tuple[str, dict[str, float], float], ...]  # (student, per exercise, total)
+    failed_checks: tuple[tuple[str, int], ...]  # (check name, students failing it), most first
+    errors: dict[str, tuple[tuple[str, int], ...]]  # exercise -> (error, students), most first
+
+
+def summarize(results: list[dict[str, Any]]) -> ClassSummary:
+    """Statistics of the class: a pure function of the results."""
+    maxima: dict[str, float] = {}
+    failed: Counter[str] = Counter()
+    errors: dict[str, Counter[str]] = {}
+    students = []
+    for result in results:
+        scores: dict[str, float] = {}
+        seen: set[tuple[str, str]] = set()
+        possible: dict[str, float] = {}
+        for test in result["tests"]:
+            exercise = test["tags"][0]
+            possible[exercise] = possible.get(exercise, 0.0) + test["max_score"]
+            scores[exercise] = scores.get(exercise, 0.0) + test["score"]
+            if test["status"] == "passed":
+                continue
+            failed[test["name"]] += 1
+            feedback = (test.get("extra_data") or {}).get("feedback") or {}
+            error = feedback.get("error") or "wrong result"
+            if (exercise, error) not in seen:  # count each student once per error and exercise
+                seen.add((exercise, error))
+                errors.setdefault(exercise, Counter())[error] += 1
+        students.append((result["extra_data"]["student"], scores, result["score"]))
+        for exercise, points in possible.items():
+            maxima[exercise] = max(maxima.get(exercise, 0.0), points)
+    return ClassSummary(
+        exercises=tuple(maxima.items()),
+        students=tuple(sorted(students, key=lambda s: (-s[2], s[0]))),
+        failed_checks=tuple(failed.most_common()),
+        errors={exercise: tuple(counter.most_common()) for exercise, counter in errors.items()},
+    )
+
+
+def main(outdir: Path) -> int:
+    paths = sorted(outdir.glob("*/results.json"))
+    if not paths:
+        raise UsageError(f"{outdir}: no <student>/results.json here; run `grader batch` first")
+    results = []
+    for path in paths:
+        try:
+            results.append(json.loads(path.read_text(encoding="utf-8")))
+        except ValueError as error:
+            raise UsageError(
+                f"{path}: not valid JSON ({error}); grade this student again"
+            ) from None
+    summary = summarize(results)
+    pictures = {
+        "score-distribution.png": _distribution(summary),
+        "failed-checks.png": _failed_checks(summary),
+    }
+    for name, (png, _) in pictures.items():
+        (outdir / name).write_bytes(png)
+    (outdir / "class-report.html").write_text(render_report(summary, pictures), encoding="utf-8")
+    print(f"class report: {outdir / 'class-report.html'} ({len(results)} students)")
+    return 0
+
+
+def _distribution(summary: ClassSummary) -> tuple[bytes, str]:
+    figure = Figure(figsize=(8, 2.2 * ((len(summary.exercises) + 1) // 2)), layout="constrained")
+    axes = figure.subplots((len(summary.exercises) + 1) // 2, 2, squeeze=False).flatten()
+    described = []
+    for ax, (exercise, maximum) in zip(axes, summary.exercises, strict=False):
+        scores = [scores.get(exercise, 0.0) for _, scores, _ in summary.students]
+        ax.hist(scores, bins=10, range=(0, maximum), color="tab:blue", edgecolor="white")
+        ax.set_title(exercise, fontsize=10)
+        ax.set_xlabel("score")
+        ax.set_ylabel("students")
+        full = sum(score == maximum for score in scores)
+        described.append(f"{exercise}: {full} of {len(scores)} students have full marks")
+    for ax in axes[len(summary.exercises) :]:
+        ax.set_visible(False)
+    return _png(figure), "Histograms of the scores per exercise. " + "; ".join(described) + "."
+
+
+def _failed_checks(summary: ClassSummary, shown: int = 12) -> tuple[bytes, str]:
+    top = summary.failed_checks[:shown][::-1]
+    figure = Figure(figsize=(8, 0.35 * max(len(top), 2) + 1), layout="constrained")
+    ax = figure.add_subplot()
+    ax.barh([_short(name) for name, _ in top], [count for _, count in top], color="tab:red")
+    ax.set_xlabel("students failing the check")
+    ax.tick_params(axis="y", labelsize=8)
+    if not top:
+        return _png(figure), "No check failed for any student."
+    worst = ", ".join(f"{name} ({count})" for name, count in summary.failed_checks[:3])
+    return _png(figure), f"Bar chart of the most failed checks; the top three: {worst}."
+
+
+def _short(name: str, width: int = 60) -> str:
+    return name if len(name) <= width else name[: width - 1] + "…"
+
+
+def _png(figure: Figure) -> bytes:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100)
+    return buffer.getvalue()
+
+
+STYLE = """
+body { font: 15px/1.5 system-ui, sans-serif; margin: 0; color: #1b1b1b; }
+main { max-width: 60rem; margin: 0 auto; padding: 1rem; }
+img { max-width: 100%; height: auto; }
+table { border-collapse: collapse; width: 100%; margin: .5rem 0 1.5rem; }
+th, td { padding: .3rem .5rem; border-bottom: 1px solid #ddd; text-align: left; }
+td.number, th.number { text-align: right; }
+th button { font: inherit; font-weight: 600; background: none; border: 0; padding: 0;
+            cursor: pointer; }
+.wrap { overflow-x: auto; }
+"""
+SORT_SCRIPT = """
+document.querySelectorAll("table.sortable th button").forEach((button, column) => {
+  button.addEventListener("click", () => {
+    const body = button.closest("table").tBodies[0];
+    const numeric = button.closest("th").classList.contains("number");
+    const descending = button.dataset.order !== "descending";
+    button.dataset.order = descending ? "descending" : "ascending";
+    const text = row => row.cells[column].textContent;
+    const key = row => numeric ? parseFloat(text(row)) : text(row);
+    const rows = Array.from(body.rows).sort((a, b) => {
+      const order = key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0;
+      return descending ? -order : order;
+    });
+    rows.forEach(row => body.appendChild(row));
+  });
+});
+"""
+
+
+def render_report(summary: ClassSummary, pictures: dict[str, tuple[bytes, str]]) -> str:
+    """The class report page; images embedded, so it opens offline."""
+    images = "".join(
+        f'<figure><img src="data:image/png;base64,{base64.b64encode(png).decode()}" '
+        f'alt="{escape(alt)}"><figcaption>{escape(name)}</figcaption></figure>'
+        for name, (png, alt) in pictures.items()
+    )
+    failed = "".join(
+        f'<tr><td>{escape(name)}</td><td class="number">{count}</td></tr>'
+        for name, count in summary.failed_checks[:20]
+    )
+    errors = "".join(
+        f"<tr><td>{escape(exercise)}</td><td>"
+        + ", ".join(f"{escape(error)} ({count})" for error, count in found[:5])
+        + "</td></tr>"
+        for exercise, found in summary.errors.items()
+    )
+    exercise_ids = [exercise for exercise, _ in summary.exercises]
+    head = "".join(
+        f'<th class="number"><button type="button">{escape(e)}</button></th>' for e in exercise_ids
+    )
+    rows = "".join(
+        f"<tr><td>{escape(student)}</td>"
+        + "".join(f'<td class="number">{scores.get(e, 0):g}</td>' for e in exercise_ids)
+        + f'<td class="number">{total:g}</td></tr>'
+        for student, scores, total in summary.students
+    )
+    maximum = sum(m for _, m in summary.exercises)
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>Class report</title><style>{STYLE}</style></head><body><main>"
+        f"<h1>Class report</h1><p>{len(summary.students)} students; out of {maximum:g} points.</p>"
+        f"<h2>Scores</h2>{images}"
+        '<h2>Checks most often failed</h2><div class="wrap"><table>'
+        '<thead><tr><th>check</th><th class="number">students</th></tr></thead>'
+        f"<tbody>{failed}</tbody></table></div>"
+        '<h2>Most common errors per exercise</h2><div class="wrap"><table>'
+        f"<thead><tr><th>exercise</th><th>error (students)</th></tr></thead><tbody>{errors}</tbody>"
+        "</table></div>"
+        '<h2>Students</h2><p>Click a column to sort.</p><div class="wrap"><table class="sortable">'
+        f'<thead><tr><th><button type="button">student</button></th>{head}'
+        f'<th class="number"><button type="button">total</button></th></tr></thead>'
+        f"<tbody>{rows}</tbody></table></div>"
+        f"</main><script>{SORT_SCRIPT}</script></body></html>\n"
+    )
