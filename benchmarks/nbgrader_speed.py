@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 import nbformat  # noqa: E402
 
 from grader.course import load_course  # noqa: E402
-from samples.make_class import with_answer  # noqa: E402
+from samples.make_class import fill_notebook, with_answer  # noqa: E402
 from samples.mistakes import MISTAKES  # noqa: E402
 
 VARIANTS = (None, "sigmoid_naive", "backward_no_mean", "module_no_relu", "train_no_zero_grad")
@@ -102,20 +102,6 @@ def make_stock(course_dir: Path, course, assignment: str) -> None:
         nbformat.write(notebook, path)
 
 
-def fill(released: Path, source: str) -> nbformat.NotebookNode:
-    notebook = nbformat.read(released, as_version=4)
-    tree = ast.parse(source)
-    definitions = {
-        node.name: ast.get_source_segment(source, node)
-        for node in tree.body
-        if isinstance(node, ast.FunctionDef | ast.ClassDef)
-    }
-    for cell in notebook.cells:
-        if cell.metadata.get("nbgrader", {}).get("solution"):
-            cell.source = definitions[cell.metadata.nbgrader.grade_id]
-    return notebook
-
-
 def submit(course_dir: Path, course, assignment: str, count: int, also: Path | None) -> None:
     mistakes = {m.student: m for m in MISTAKES}
     released = course_dir / "release" / assignment
@@ -131,7 +117,7 @@ def submit(course_dir: Path, course, assignment: str, count: int, also: Path | N
             source = (course.solutions_dir / exercise.file).read_text()
             if variant is not None and variant.exercise == exercise.id:
                 source = with_answer(source, variant.function, variant.answer, exercise.file)
-            notebook = fill(released / f"{exercise.id}.ipynb", source)
+            notebook = fill_notebook(released / f"{exercise.id}.ipynb", source)
             for folder in folders:
                 nbformat.write(notebook, folder / f"{exercise.id}.ipynb")
 

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from matplotlib.figure import Figure  # drawn without pyplot: no global state, no window
 
-from grader.checking import describe_value
+from grader.checking import describe_value, neuron_inputs
 from grader.course import Course
 from grader.sandbox.client import SandboxFailure, StudentError, SubmissionSandbox
 
@@ -100,22 +100,12 @@ def _sigmoid_curve(run: Callable[..., dict], reference: ModuleType) -> list[dict
     return [_figure("sigmoid_curve", "Your sigmoid on [−10, 10] and the true curve", build)]
 
 
-def _problem(generator: torch.Generator, n: int) -> list[torch.Tensor]:
-    x1, x2 = (
-        torch.randn(n, generator=generator, dtype=torch.float64),
-        torch.randn(n, generator=generator, dtype=torch.float64),
-    )
-    target = torch.rand(n, generator=generator, dtype=torch.float64)
-    w1, w2, w3 = torch.randn(3, generator=generator, dtype=torch.float64) * 0.7
-    return [x1, x2, w1, w2, w3, target]
-
-
 def _gradients_and_fit(run: Callable[..., dict], reference: ModuleType) -> list[dict[str, Any]]:
     def build() -> dict[str, Any]:
         generator = torch.Generator().manual_seed(FIGURE_SEED)
         yours, autograd = [], []
         for _ in range(20):
-            args = _problem(generator, 10)
+            args = neuron_inputs(generator, 10, torch.float64, weight_scale=0.7)
             got = run("call", {"function": "backward", "args": args, "kwargs": {}}, "backward")[
                 "value"
             ]
@@ -129,7 +119,9 @@ def _gradients_and_fit(run: Callable[..., dict], reference: ModuleType) -> list[
         return {"autograd": autograd, "yours": yours}
 
     def build_fit() -> dict[str, Any]:
-        x1, x2, *weights, target = _problem(torch.Generator().manual_seed(FIGURE_SEED + 1), 20)
+        x1, x2, *weights, target = neuron_inputs(
+            torch.Generator().manual_seed(FIGURE_SEED + 1), 20, torch.float64
+        )
         weights = [torch.zeros((), dtype=torch.float64)] * 3
         settings = {"lr": 0.5, "n_steps": 60}
         inputs = {

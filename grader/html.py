@@ -12,6 +12,7 @@ from html import escape
 from typing import Any
 
 from grader.figures import draw
+from grader.results import Feedback
 
 STYLE = """
 body { font: 16px/1.5 system-ui, sans-serif; margin: 0; color: #1b1b1b; background: #fafafa; }
@@ -86,28 +87,18 @@ def _row(test: dict[str, Any]) -> str:
 
 
 def _failure(test: dict[str, Any]) -> str:
-    feedback = test.get("extra_data", {}).get("feedback") or {"summary": test["output"]}
+    stored = test.get("extra_data", {}).get("feedback") or {"summary": test["output"]}
+    feedback = Feedback(**stored)
     facts = "".join(
-        f"<dt>{label}</dt><dd>{escape(feedback[key])}</dd>"
-        for key, label in (
-            ("inputs", "input"),
-            ("expected", "expected"),
-            ("got", "got"),
-            ("hint", "hint"),
-        )
-        if feedback.get(key)
+        f"<dt>{label}</dt><dd>{escape(value)}</dd>" for label, value in feedback.facts()
     )
     blocks = "".join(
-        f"<p>{label}</p><pre>{escape(feedback[key])}</pre>"
-        for key, label in (
-            ("traceback", "Your code's traceback:"),
-            ("output", "What your code printed:"),
-        )
-        if feedback.get(key)
+        f"<p>{escape(label.capitalize())}:</p><pre>{escape(value)}</pre>"
+        for label, value in feedback.blocks()
     )
     return (
         f"<details open><summary>{escape(_title(test))}</summary>"
-        f"<p>{escape(feedback['summary'])}</p><dl>{facts}</dl>{blocks}</details>"
+        f"<p>{escape(feedback.summary)}</p><dl>{facts}</dl>{blocks}</details>"
     )
 
 

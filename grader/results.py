@@ -20,39 +20,30 @@ class Feedback:
     output: str = ""  # what the submission printed meanwhile (truncated)
     error: str = ""  # what went wrong in the student's code: TypeError, timeout, crash...
 
+    def facts(self) -> list[tuple[str, str]]:
+        """(label, value) of the one-line facts that are set."""
+        labelled = (("input", self.inputs), ("expected", self.expected), ("got", self.got))
+        return [(label, value) for label, value in (*labelled, ("hint", self.hint)) if value]
+
+    def blocks(self) -> list[tuple[str, str]]:
+        """(label, text) of the multi-line texts that are set: the submission's own words."""
+        blocks = (("your code's traceback", self.traceback), ("printed", self.output))
+        return [(label, value) for label, value in blocks if value]
+
     def markdown(self) -> str:
         """Markdown (Gradescope's md format); the submission's own text stays in code blocks."""
         lines = [f"**{self.summary}**", ""]
-        for label, value in (
-            ("input", self.inputs),
-            ("expected", self.expected),
-            ("got", self.got),
-            ("hint", self.hint),
-        ):
-            if value:
-                lines.append(f"- **{label}:** {value}")
+        lines += [f"- **{label}:** {value}" for label, value in self.facts()]
         fence = "`" * 3
-        for label, value in (("your code's traceback", self.traceback), ("printed", self.output)):
-            if value:
-                body = value.rstrip().replace(fence, "'" * 3)  # cannot close the block early
-                lines += ["", f"{label}:", fence + "text", body, fence]
+        for label, value in self.blocks():
+            body = value.rstrip().replace(fence, "'" * 3)  # cannot close the block early
+            lines += ["", f"{label}:", fence + "text", body, fence]
         return "\n".join(lines)
 
     def text(self) -> str:
         """Plain text, one fact per line."""
-        lines = [self.summary]
-        for label, value in (
-            ("input", self.inputs),
-            ("expected", self.expected),
-            ("got", self.got),
-            ("hint", self.hint),
-        ):
-            if value:
-                lines.append(f"{label}: {value}")
-        if self.traceback:
-            lines.append("your code's traceback:\n" + self.traceback.rstrip())
-        if self.output:
-            lines.append("printed:\n" + self.output.rstrip())
+        lines = [self.summary, *(f"{label}: {value}" for label, value in self.facts())]
+        lines += [f"{label}:\n{value.rstrip()}" for label, value in self.blocks()]
         return "\n".join(lines)
 
 

@@ -8,10 +8,13 @@ to an exercise. Used by the demo and by the tests.
 
 from __future__ import annotations
 
+import ast
 import shutil
 import sys
 import textwrap
 from pathlib import Path
+
+import nbformat
 
 from grader.course import Course, load_course
 from grader.regions import answer_regions
@@ -25,6 +28,21 @@ def with_answer(source: str, function: str, answer: str, filename: str) -> str:
     body = textwrap.indent(textwrap.dedent(answer).strip("\n"), region.indent) + "\n"
     lines[region.begin - 1 : region.end] = [body]
     return "".join(lines)
+
+
+def fill_notebook(released: Path, source: str) -> nbformat.NotebookNode:
+    """A student's notebook: the released one with each solution cell taken from ``source``."""
+    notebook = nbformat.read(released, as_version=4)
+    tree = ast.parse(source)
+    definitions = {
+        node.name: ast.get_source_segment(source, node)
+        for node in tree.body
+        if isinstance(node, ast.FunctionDef | ast.ClassDef)
+    }
+    for cell in notebook.cells:
+        if cell.metadata.get("nbgrader", {}).get("solution"):
+            cell.source = definitions[cell.metadata.nbgrader.grade_id]
+    return notebook
 
 
 def write_submission(dest: Path, course: Course, mistake: Mistake | None = None) -> None:

@@ -5,7 +5,6 @@ notebook that patches comparisons earlier gains nothing, a warning costs nothing
 feedback file shows hidden check source.
 """
 
-import ast
 import csv
 import io
 import os
@@ -16,7 +15,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from samples.make_class import with_answer
+from samples.make_class import fill_notebook, with_answer
 from samples.mistakes import MISTAKES
 from tests.helpers import SEED, hidden_check_lines, read_results, run_grader
 
@@ -44,20 +43,11 @@ def _sources(course, edits=()):
     return sources
 
 
-def _fill(released: Path, source: str, extra_cell: str = "") -> nbformat.NotebookNode:
-    """A student's notebook: the released one with each solution cell written."""
-    notebook = nbformat.read(released, as_version=4)
-    tree = ast.parse(source)
-    definitions = {
-        node.name: ast.get_source_segment(source, node)
-        for node in tree.body
-        if isinstance(node, ast.FunctionDef | ast.ClassDef)
-    }
-    for index, cell in enumerate(notebook.cells):
-        if cell.metadata.get("nbgrader", {}).get("solution"):
-            cell.source = definitions[cell.metadata.nbgrader.grade_id]
-            if extra_cell and index == 3:
-                cell.source = extra_cell + "\n\n" + cell.source
+def _fill(released: Path, source: str, extra_code: str = "") -> nbformat.NotebookNode:
+    """A student's notebook, with ``extra_code`` at the top of the first solution cell."""
+    notebook = fill_notebook(released, source)
+    first = next(c for c in notebook.cells if c.metadata.get("nbgrader", {}).get("solution"))
+    first.source = f"{extra_code}\n\n{first.source}" if extra_code else first.source
     return notebook
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from grader.checking import random_tensor
+from grader.checking import neuron_inputs, random_tensor
 from grader.source_rules import forbidden_uses
 
 pytestmark = pytest.mark.ex1_forward
@@ -22,21 +22,20 @@ STABLE_HINT = (
 
 def _batch(rng, n, dtype):
     """x1, x2 of shape (n,) (0-dim for n = None) and three 0-dim weights."""
-    shape = () if n is None else (n,)
-    x1, x2 = random_tensor(rng, shape, dtype), random_tensor(rng, shape, dtype)
-    w1, w2, w3 = (random_tensor(rng, (), dtype) for _ in range(3))
-    return x1, x2, w1, w2, w3
+    return neuron_inputs(rng, n, dtype)[:5]
 
 
-def _cases(rng):
-    """Inputs and b: 0-dim, N = 1 and large N, both dtypes, b = 1 and not."""
+def _agrees_with_reference(student, reference, rng, expect, function, hint):
+    """``function(x1, x2, w1, w2, w3, b)`` against the reference: 0-dim, N = 1 and large N,
+    both dtypes, b = 1 (left to the default) and not."""
     for dtype in DTYPES:
         for n, b in ((None, 1.0), (1, -0.5), (1000, 2.5)):
-            yield (*_batch(rng, n, dtype), b)
-
-
-def _bias(b):
-    return {} if b == 1.0 else {"b": b}  # b = 1 is left to the default
+            args = _batch(rng, n, dtype)
+            about = expect.describe(x1=args[0], x2=args[1], b=b)
+            kwargs = {} if b == 1.0 else {"b": b}
+            got = student.call(function, *args, kwargs=kwargs, about=about).value
+            expected = getattr(reference, function)(*args, b)
+            expect.close(got, expected, what=f"{function}(...)", about=about, hint=hint)
 
 
 def test_sigmoid_values(student, reference, rng, expect):
@@ -140,29 +139,17 @@ def test_sigmoid_without_builtin(student, reference, expect):
 
 
 def test_weighted_sum_values(student, reference, rng, expect):
-    for x1, x2, w1, w2, w3, b in _cases(rng):
-        about = expect.describe(x1=x1, x2=x2, b=b)
-        got = student.call("weighted_sum", x1, x2, w1, w2, w3, kwargs=_bias(b), about=about).value
-        expect.close(
-            got,
-            reference.weighted_sum(x1, x2, w1, w2, w3, b),
-            what="weighted_sum(...)",
-            about=about,
-            hint="H1 = x1·w1 + x2·w2 + b·w3: use b, whose default is 1",
-        )
+    _agrees_with_reference(
+        student, reference, rng, expect, "weighted_sum",
+        hint="H1 = x1·w1 + x2·w2 + b·w3: use b, whose default is 1",
+    )  # fmt: skip
 
 
 def test_forward_values(student, reference, rng, expect):
-    for x1, x2, w1, w2, w3, b in _cases(rng):
-        about = expect.describe(x1=x1, x2=x2, b=b)
-        got = student.call("forward", x1, x2, w1, w2, w3, kwargs=_bias(b), about=about).value
-        expect.close(
-            got,
-            reference.forward(x1, x2, w1, w2, w3, b),
-            what="forward(...)",
-            about=about,
-            hint="forward = sigmoid(weighted_sum(x1, x2, w1, w2, w3, b)); pass b along",
-        )
+    _agrees_with_reference(
+        student, reference, rng, expect, "forward",
+        hint="forward = sigmoid(weighted_sum(x1, x2, w1, w2, w3, b)); pass b along",
+    )  # fmt: skip
 
 
 def test_forward_gradients(student, reference, rng, expect):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from grader.checking import random_tensor
+from grader.checking import neuron_inputs, random_tensor
 from grader.source_rules import forbidden_uses
 
 pytestmark = pytest.mark.ex2_backward
@@ -23,11 +23,7 @@ CHAIN_RULE_HINT = (
 
 def _problem(rng, n, dtype):
     """Inputs of L = mse_loss(forward(x1, x2, w1, w2, w3, b), target): data and weights."""
-    shape = () if n is None else (n,)
-    x1, x2 = random_tensor(rng, shape, dtype), random_tensor(rng, shape, dtype)
-    target = torch.rand(shape, generator=rng, dtype=torch.float64).to(dtype)
-    w1, w2, w3 = (random_tensor(rng, (), dtype, scale=0.7) for _ in range(3))
-    return [x1, x2, w1, w2, w3, target]
+    return neuron_inputs(rng, n, dtype, weight_scale=0.7)
 
 
 def _autograd(reference, args, b):

@@ -162,39 +162,36 @@ def _count(student, spec):
     return value.result["value"], expected, about
 
 
-def _expect_count(expect, got, expected, about, hint):
-    expect.true(
-        type(got) is int and got == expected,
-        summary="count_parameters gave the wrong count"
-        if type(got) is int
-        else f"count_parameters returned a {type(got).__name__}, not an int",
-        about=about,
-        expected=str(expected),
-        got=repr(got),
-        hint=hint,
-    )
+def _expect_counts(student, expect, specs, hint):
+    """count_parameters on each module spec equals the count computed here."""
+    for spec in specs:
+        got, expected, about = _count(student, spec)
+        expect.true(
+            type(got) is int and got == expected,
+            summary="count_parameters gave the wrong count"
+            if type(got) is int
+            else f"count_parameters returned a {type(got).__name__}, not an int",
+            about=about,
+            expected=str(expected),
+            got=repr(got),
+            hint=hint,
+        )
 
 
 def test_count_parameters_values(student, expect):
-    for spec in (s for s in MODULE_SPECS if s not in FROZEN_SPECS):
-        got, expected, about = _count(student, spec)
-        _expect_count(
-            expect,
-            got,
-            expected,
-            about,
-            "sum p.numel() over model.parameters() and return a Python int",
-        )
+    _expect_counts(
+        student,
+        expect,
+        [spec for spec in MODULE_SPECS if spec not in FROZEN_SPECS],
+        "sum p.numel() over model.parameters() and return a Python int",
+    )
 
 
 def test_count_parameters_frozen(student, expect):
-    for spec in FROZEN_SPECS:
-        got, expected, about = _count(student, spec)
-        _expect_count(
-            expect,
-            got,
-            expected,
-            about,
-            "count only parameters with requires_grad, each shared parameter once, "
-            "and no buffers: iterate model.parameters(), not state_dict()",
-        )
+    _expect_counts(
+        student,
+        expect,
+        FROZEN_SPECS,
+        "count only parameters with requires_grad, each shared parameter once, "
+        "and no buffers: iterate model.parameters(), not state_dict()",
+    )
