@@ -45,7 +45,7 @@ def student_id(path: Path) -> str:
 
 def load_submission(path: Path, exercises: list[str]) -> Submission:
     """Read the exercise files of the submission at ``path`` (a folder or a .zip)."""
-    candidates: dict[str, list[tuple[int, int, str, Callable[[], bytes]]]] = {
+    candidates: dict[str, list[tuple[bool, int, int, str, Callable[[], bytes]]]] = {
         e: [] for e in exercises
     }
     problems: dict[str, str] = {}
@@ -53,12 +53,14 @@ def load_submission(path: Path, exercises: list[str]) -> Submission:
     try:
         for name, read in _members(path):
             parts = PurePosixPath(name).parts
-            if any(part.startswith(".") or part == "__MACOSX" for part in parts):
+            if any(_hidden(part) or part == "__MACOSX" for part in parts):
                 continue
             stem, suffix = os.path.splitext(parts[-1])
             if stem in candidates and suffix in SUFFIXES:
-                # Shallowest first, then .py before .ipynb, then by name: deterministic.
-                candidates[stem].append((len(parts), SUFFIXES.index(suffix), name, read))
+                # Shallowest first, then .py before .ipynb, then by name; a name that climbs
+                # out with ".." only when nothing else is there. Deterministic either way.
+                climbs = ".." in parts
+                candidates[stem].append((climbs, len(parts), SUFFIXES.index(suffix), name, read))
     except (OSError, zipfile.BadZipFile, ValueError) as error:
         reason = f"the submission could not be read ({error})"
         return Submission(student_id(path), path, {}, {e: reason for e in exercises})
@@ -70,10 +72,10 @@ def load_submission(path: Path, exercises: list[str]) -> Submission:
                 f"hand in a file with exactly this name"
             )
             continue
-        found.sort(key=lambda entry: entry[:3])
-        _, _, name, read = found[0]
+        found.sort(key=lambda entry: entry[:4])
+        *_, name, read = found[0]
         if len(found) > 1:
-            others = ", ".join(entry[2] for entry in found[1:])
+            others = ", ".join(entry[3] for entry in found[1:])
             notes.append(f"{exercise}: graded {name}; also found {others} (ignored)")
         try:
             sources[exercise] = _source(name, read())
@@ -90,6 +92,11 @@ def _members(path: Path) -> Iterator[tuple[str, Callable[[], bytes]]]:
         yield from _zip_members(path)
     else:
         raise ValueError(f"{path} is neither a folder nor a .zip file")
+
+
+def _hidden(part: str) -> bool:
+    """A hidden file or folder (".git", "._x" from macOS); ".." is only part of a path."""
+    return part.startswith(".") and part not in (".", "..")
 
 
 def _is_zip(path: Path) -> bool:
