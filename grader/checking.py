@@ -37,17 +37,21 @@ class Call:
 
     value: Any
     args: tuple[Any, ...]
-    kwargs: dict[str, Any]
     events: dict[str, Any]
 
 
 class Student:
     """One exercise of one submission, as a check sees it."""
 
-    def __init__(self, sandbox: SubmissionSandbox, exercise: Exercise, source: str | None) -> None:
+    def __init__(
+        self, sandbox: SubmissionSandbox, exercise: Exercise, source: str | None, visible: bool
+    ) -> None:
         self.sandbox = sandbox
         self.exercise = exercise
         self.source = source
+        # A hidden check's inputs must not come back to the student, not even inside the
+        # student's own exception messages or printed output.
+        self.visible = visible
 
     def call(
         self,
@@ -63,7 +67,6 @@ class Student:
         return Call(
             value=reply.result.get("value"),
             args=tuple(reply.result.get("args", ())),
-            kwargs=reply.result.get("kwargs", {}),
             events=reply.events,
         )
 
@@ -75,13 +78,24 @@ class Student:
         function: str,
         about: str = "",
         no_grad: bool = False,
+        shared: bool = False,
     ) -> Reply:
-        """Run a named probe (grader/sandbox/probes.py) on the student's module."""
+        """Run a named probe (grader/sandbox/probes.py) on the student's module.
+
+        ``shared``: several checks inspect this same run; the submission runs it once.
+        """
+        limits = self.exercise.limits
         try:
-            return self.sandbox.run(self.exercise.id, probe, inputs, self.exercise.limits, no_grad)
+            return self.sandbox.run(self.exercise.id, probe, inputs, limits, no_grad, shared)
         except StudentError as error:
+            if not self.visible and error.kind in ("exception", "exit"):  # may quote the inputs
+                error = dataclasses.replace(
+                    error, message="(not shown for a hidden check)", output=""
+                )
             feedback = _student_error_feedback(error, self.exercise, function, about)
-            raise CheckFailure(dataclasses.replace(feedback, error=error.type)) from None
+            raise CheckFailure(
+                dataclasses.replace(feedback, error=error.type, output=error.output)
+            ) from None
         except SandboxFailure as failure:
             raise CheckFailure(
                 Feedback(
@@ -326,8 +340,12 @@ class Expect:
                 abs(value - want) <= rule.atol + rule.rtol * abs(want),
                 summary=f"the {what} leave the expected trajectory at step {step}",
                 about=about,
-                expected=f"{what}[{step}] = {want:.7g} (within rtol={rule.rtol:g})",
-                got=f"{what}[{step}] = {value:.7g}",
+                expected=f"{what}[{step}] = {want:.7g} (within rtol={rule.rtol:g})"
+                if self.visible
+                else f"{what}[{step}] within rtol={rule.rtol:g} of the reference's",
+                got=f"{what}[{step}] = {value:.7g}"
+                if self.visible
+                else f"off by {abs(value - want):.3g}",
                 hint=hint,
             )
 
@@ -352,6 +370,45 @@ class Expect:
                     "add_, mul_, requires_grad_ on an argument) change the caller's tensor",
                 )
 
+    def tensors(
+        self, value: Any, count: int, *, what: str, about: str, hint: str = ""
+    ) -> list[torch.Tensor]:
+        """``value`` must be a tuple (or list) of ``count`` tensors."""
+        shape = f"{describe_value(value)}" + (
+            f" of {len(value)}" if isinstance(value, tuple | list) else ""
+        )
+        self.true(
+            isinstance(value, tuple | list) and len(value) == count,
+            summary=f"{what} is not a tuple of {count} tensors",
+            about=about,
+            expected=f"a tuple of {count} tensors",
+            got=shape,
+            hint=hint or f"return a tuple of {count} tensors",
+        )
+        for index, item in enumerate(value):
+            self.true(
+                isinstance(item, torch.Tensor),
+                summary=f"item {index} of {what} is {describe_value(item)}, not a torch.Tensor",
+                about=about,
+                hint="return torch tensors, not lists or numpy arrays",
+            )
+        return list(value)
+
+    def finite_and_close(
+        self, got: Any, expected: torch.Tensor, *, what: str, about: str, hint: str
+    ) -> None:
+        """Like ``close``, but a nan or inf gets its own message first."""
+        got = self.tensor(got, like=expected, what=what, about=about)
+        self.true(
+            bool(torch.isfinite(got).all()),
+            summary=f"{what} is not finite for some inputs",
+            about=about,
+            expected=f"finite values like {self.values(expected)}",
+            got=self.values(got),
+            hint=hint,
+        )
+        self.close(got, expected, what=what, about=about, hint=hint)
+
     def values(self, tensor: torch.Tensor) -> str:
         """A tensor's values for a visible check; only its shape for a hidden one."""
         if not self.visible:
@@ -368,7 +425,7 @@ class Expect:
                     f"{name} = {show(value)} ({kind})" if self.visible else f"{name}: {kind}"
                 )
             else:
-                parts.append(f"{name} = {value!r}")
+                parts.append(f"{name} = {value!r}" if self.visible else f"{name} = (hidden)")
         return "; ".join(parts)
 
 
@@ -409,6 +466,21 @@ def neuron_inputs(
     target = torch.rand(shape, generator=rng, dtype=torch.float64).to(dtype)
     weights = [random_tensor(rng, (), dtype, scale=weight_scale) for _ in range(3)]
     return [x1, x2, *weights, target]
+
+
+def network_weights(
+    rng: torch.Generator, hidden_size: int = 5, scale: float = 1.0
+) -> dict[str, torch.Tensor]:
+    """Random weights for the course's network (fc1 → ReLU → fc2), as a state dict.
+
+    ``scale`` shrinks all but fc1's weight: smaller outputs train more gently.
+    """
+    return {
+        "fc1.weight": random_tensor(rng, (hidden_size, 1), torch.float32),
+        "fc1.bias": random_tensor(rng, (hidden_size,), torch.float32, scale),
+        "fc2.weight": random_tensor(rng, (1, hidden_size), torch.float32, scale),
+        "fc2.bias": random_tensor(rng, (1,), torch.float32, scale),
+    }
 
 
 def show(tensor: torch.Tensor, limit: int = 8) -> str:

@@ -95,6 +95,11 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="seed of the hidden checks' random inputs for every student (default: a new one)",
     )
+    gradescope.add_argument(
+        "--require-isolation",
+        action="store_true",
+        help="refuse to grade on Gradescope if the platform lacks a sandbox layer",
+    )
     return parser
 
 
@@ -142,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.verb == "gradescope":
             from grader import gradescope
 
-            return gradescope.main(args.out, args.course, args.seed)
+            return gradescope.main(args.out, args.course, args.seed, args.require_isolation)
     except (CourseError, MarkerError, UsageError, IsolationMissing, WorkerFailed) as error:
         print(f"grader: {error}", file=sys.stderr)
         return 2

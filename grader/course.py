@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -220,9 +221,10 @@ class _Reader:
             raise self.fail(key, f"{value!r} is not an id (lower case letters, digits, _)")
         return value
 
-    def number(self, value: Any, key: str, positive: bool) -> float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise self.fail(key, f"expected a number, got {value!r}")
+    def number(self, value: Any, key: str, positive: bool, whole: bool = False) -> float:
+        kinds = int if whole else int | float
+        if isinstance(value, bool) or not isinstance(value, kinds) or not math.isfinite(value):
+            raise self.fail(key, f"expected a {'whole ' if whole else ''}number, got {value!r}")
         if value < 0 or (positive and value == 0):
             raise self.fail(
                 key, f"must be {'positive' if positive else 'zero or more'}, got {value}"
@@ -233,7 +235,10 @@ class _Reader:
         names = set(Limits.__dataclass_fields__)
         raw = self.mapping(value, key, required=names if base is None else set(), optional=names)
         merged = {} if base is None else dict(base.__dict__)
-        merged.update({name: self.number(raw[name], _join(key, name), True) for name in raw})
+        counts = {"memory_mib", "processes", "output_kib"}  # the rest are seconds
+        merged.update(
+            {name: self.number(raw[name], _join(key, name), True, name in counts) for name in raw}
+        )
         return Limits(**merged)
 
     def tolerances(self, value: Any, key: str, base: dict[str, Tolerance]) -> dict[str, Tolerance]:

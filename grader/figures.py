@@ -67,6 +67,9 @@ def _figure(identifier: str, title: str, build: Callable[[], dict[str, Any]]) ->
         return {"id": identifier, "title": title, "data": build()}
     except _Missing as missing:
         return {"id": identifier, "title": title, "missing": str(missing)}
+    except Exception as error:  # whatever came back could not be used: say so, go on
+        reason = f"what your code returned could not be used ({type(error).__name__})"
+        return {"id": identifier, "title": title, "missing": reason}
 
 
 def _floats(value: Any, what: str, length: int | None = None) -> list[float | None]:

@@ -51,7 +51,9 @@ def bundle_files(course: Course) -> dict[str, Path]:
     return files
 
 
-def write_bundle(out: Path, files: dict[str, Path], seed: int) -> None:
+def write_bundle(
+    out: Path, files: dict[str, Path], seed: int, require_isolation: bool = False
+) -> None:
     """Write the zip atomically; scripts are executable (Gradescope runs them directly)."""
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(out.name + ".partial")
@@ -59,6 +61,8 @@ def write_bundle(out: Path, files: dict[str, Path], seed: int) -> None:
         for name, path in files.items():
             _add(archive, name, path.read_bytes(), executable=name in SCRIPTS)
         _add(archive, "seed", f"{seed}\n".encode(), executable=False)
+        if require_isolation:  # run_autograder then passes --require-isolation
+            _add(archive, "require-isolation", b"", executable=False)
     partial.replace(out)
 
 
@@ -70,13 +74,18 @@ def _add(archive: zipfile.ZipFile, name: str, data: bytes, executable: bool) -> 
     archive.writestr(info, data)
 
 
-def main(out: Path, course_root: Path | None = None, seed: int | None = None) -> int:
+def main(
+    out: Path,
+    course_root: Path | None = None,
+    seed: int | None = None,
+    require_isolation: bool = False,
+) -> int:
     course = load_course(course_root)
     if out.is_dir():
         raise UsageError(f"{out}: is a folder; give the path of the .zip to write")
     seed = new_seed() if seed is None else seed
     files = bundle_files(course)
-    write_bundle(out, files, seed)
+    write_bundle(out, files, seed, require_isolation)
     size_kib = out.stat().st_size / 1024
     print(
         f"wrote {out} ({len(files) + 1} files, {size_kib:.0f} KiB) with seed {seed}; "

@@ -18,7 +18,8 @@ from grader.sandbox.launch import ZygoteProcess
 from grader.submission import Submission
 
 # Children run under a uid of their own when the grader is root: derived from this
-# process's pid, so that graders running side by side never share one.
+# process's pid, so that graders running side by side never share one (pids stay below
+# 2**22, uids go to 2**32).
 _UID_BASE = 200_000
 
 
@@ -82,7 +83,7 @@ def grade_submissions(
         exercises=exercises or [exercise.id for exercise in course.exercises],
         seed=seed,
         zygote=zygote,
-        uid=_UID_BASE + os.getpid() % 100_000 if os.geteuid() == 0 else None,
+        uid=_UID_BASE + os.getpid() if os.geteuid() == 0 else None,
         on_grade=collect,
         host_layers=zygote.host_layers,
         collect_figures=figures,

@@ -106,7 +106,11 @@ def _figure(figure: dict[str, Any]) -> str:
     title = escape(figure["title"])
     if "missing" in figure:
         return f'<p class="missing">{title}: no figure, because {escape(figure["missing"])}.</p>'
-    png, alt = draw(figure)
+    try:
+        png, alt = draw(figure)
+    except Exception as error:  # data of an unexpected shape: a sentence instead of a crash
+        reason = f"its data could not be drawn ({type(error).__name__})"
+        return f'<p class="missing">{title}: no figure, because {escape(reason)}.</p>'
     data = base64.b64encode(png).decode("ascii")
     return (
         f'<figure><img src="data:image/png;base64,{data}" alt="{escape(alt)}" '

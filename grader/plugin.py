@@ -66,7 +66,9 @@ class GradingSession:
 
     def open(self, submission: Submission) -> SubmissionSandbox:
         self.started[submission.student] = time.perf_counter()
-        return SubmissionSandbox(self.zygote, submission.sources, self.uid, submission.problems)
+        return SubmissionSandbox(
+            self.zygote, submission.sources, self.uid, submission.problems, self.seed
+        )
 
     def close(self, submission: Submission, sandbox: SubmissionSandbox) -> None:
         """All checks of ``submission`` have run: stop its sandbox and hand on its grade."""
@@ -149,8 +151,11 @@ class GradingPlugin:
             start=call.start,
             stop=call.stop,
         )
+        submission = getattr(item, "callspec", None) and item.callspec.params.get("submission")
+        if submission is None:  # not a check of a submission (a helper test): not graded
+            return report
         report.grader_check = (_exercise_of(item), item.originalname.removeprefix("test_"))
-        report.grader_student = item.callspec.params["submission"].student
+        report.grader_student = submission.student
         report.grader_feedback = error.feedback if isinstance(error, CheckFailure) else None
         if error is not None and not isinstance(error, CheckFailure):
             # A bug in a check or in the grader: never the student's fault or business.

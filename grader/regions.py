@@ -48,7 +48,7 @@ def answer_regions(source: str, filename: str) -> list[AnswerRegion]:
     lines = source.splitlines()
     regions: list[AnswerRegion] = []
     open_line: int | None = None
-    for line in _comment_lines(source):
+    for line in _comment_lines(source, filename):
         text = lines[line - 1].strip()
         if text not in (BEGIN, END):
             if _MARKER_LIKE.match(text):
@@ -123,14 +123,23 @@ def _function_spans(tree: ast.Module) -> list[tuple[int, int, str]]:
     return spans
 
 
-def _comment_lines(source: str) -> list[int]:
-    """Lines that hold nothing but a comment (markers inside strings are not markers)."""
-    tokens = tokenize.generate_tokens(io.StringIO(source).readline)
-    return [
-        token.start[0]
-        for token in tokens
-        if token.type == tokenize.COMMENT and not token.line[: token.start[1]].strip()
-    ]
+def _comment_lines(source: str, filename: str) -> list[int]:
+    """Lines that hold nothing but a comment (markers inside strings are not markers).
+
+    A marker after code on the same line would be skipped by a reader looking for
+    whole-line markers, and the answer would ship in the stub: it is an error.
+    """
+    lines = []
+    for token in tokenize.generate_tokens(io.StringIO(source).readline):
+        if token.type != tokenize.COMMENT:
+            continue
+        if not token.line[: token.start[1]].strip():
+            lines.append(token.start[0])
+        elif _MARKER_LIKE.match(token.string.strip()):
+            raise MarkerError(
+                filename, token.start[0], f"{token.string.strip()!r} must be on a line of its own"
+            )
+    return lines
 
 
 def _indent(line: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from html import escape  # markdown passes HTML through: a message must not become markup
 
 from grader.course import Course
 
@@ -32,8 +33,8 @@ class Feedback:
 
     def markdown(self) -> str:
         """Markdown (Gradescope's md format); the submission's own text stays in code blocks."""
-        lines = [f"**{self.summary}**", ""]
-        lines += [f"- **{label}:** {value}" for label, value in self.facts()]
+        lines = [f"**{escape(self.summary)}**", ""]
+        lines += [f"- **{label}:** {escape(value)}" for label, value in self.facts()]
         fence = "`" * 3
         for label, value in self.blocks():
             body = value.rstrip().replace(fence, "'" * 3)  # cannot close the block early

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ast
 
-from grader.regions import answer_regions
+from grader.regions import MarkerError, answer_regions
 
 
 def not_implemented_message(exercise_id: str, function: str) -> str:
@@ -14,8 +14,14 @@ def not_implemented_message(exercise_id: str, function: str) -> str:
 
 def make_stub(source: str, exercise_id: str, filename: str) -> str:
     """Return ``source`` with each answer region replaced by ``# YOUR CODE HERE`` + raise."""
+    regions = answer_regions(source, filename)
+    if not regions:  # the stub would be the solution
+        raise MarkerError(
+            filename, 1, "no answer region: put what students write between "
+            "'### BEGIN SOLUTION' and '### END SOLUTION'"
+        )  # fmt: skip
     lines = source.splitlines(keepends=True)
-    for region in reversed(answer_regions(source, filename)):
+    for region in reversed(regions):
         message = not_implemented_message(exercise_id, region.function)
         lines[region.begin - 1 : region.end] = [
             f"{region.indent}# YOUR CODE HERE\n",

@@ -16,11 +16,10 @@ from grader.results import Grade
 def results_json(grade: Grade) -> dict[str, Any]:
     """A submission's grade in Gradescope's results.json format."""
     numbers: dict[str, int] = {}
+    exercises = list(dict.fromkeys(c.exercise for c in grade.checks))
     tests = []
     for check in grade.checks:
-        exercise_number = (
-            list(dict.fromkeys(c.exercise for c in grade.checks)).index(check.exercise) + 1
-        )
+        exercise_number = exercises.index(check.exercise) + 1
         numbers[check.exercise] = numbers.get(check.exercise, 0) + 1
         tests.append(
             {

@@ -293,6 +293,30 @@ MISTAKES = (
         "the tutorial's split without shuffling",
     ),
     _m(
+        "split_unseeded",
+        "ex4_training",
+        "train_test_split",
+        """
+    order = torch.randperm(x.shape[0])
+    n_train = round(train_fraction * x.shape[0])
+    return x[order[:n_train]], y[order[:n_train]], x[order[n_train:]], y[order[n_train:]]""",
+        "split_shuffled",
+        "shuffles with the global generator: the split is not reproducible",
+    ),
+    _m(
+        "data_numpy_random",
+        "ex4_training",
+        "make_data",
+        """
+    import numpy as np
+
+    x = torch.from_numpy(np.random.randn(n, 1)).float()
+    y = 1 + 2 * x + 0.3 * torch.from_numpy(np.random.randn(n, 1)).float()
+    return x, y""",
+        "make_data_seeded",
+        "draws from numpy's global generator and ignores the seed",
+    ),
+    _m(
         "split_unpaired",
         "ex4_training",
         "train_test_split",

@@ -288,7 +288,7 @@ return torch.full_like(z, 0.123)""",
         "sigmoid",
         "return torch.zeros(100_000_000)",
         "sigmoid_values",
-        "256 MiB",
+        "32 MiB",
     ),
     _a(
         "flood_output",

@@ -57,6 +57,11 @@ def test_every_solution_region_sits_in_a_function(course):
             assert f'raise NotImplementedError("{exercise.id}: {region.function}")' in stub
 
 
+def test_an_exercise_without_answer_regions_is_refused():
+    with pytest.raises(MarkerError, match=r"ex9\.py:1: no answer region"):
+        make_stub("def f():\n    return 1\n", "ex9", "ex9.py")
+
+
 def test_a_marker_inside_a_string_is_not_a_marker():
     source = 'def f():\n    """### BEGIN SOLUTION"""\n    return 1\n'
     assert answer_regions(source, "m.py") == []
@@ -88,6 +93,7 @@ def test_a_marker_inside_a_string_is_not_a_marker():
         ("def f():\n    ### begin solution\n    return 1\n", 2, "malformed marker"),
         ("def f():\n    ### BEGIN SOLUTION\n    return 1\n  ### END SOLUTION\n", 4, "indented"),
         ("def f(:\n    pass\n", 1, "not valid Python"),
+        ("def f():\n    return 1  ### BEGIN SOLUTION\n", 2, "must be on a line of its own"),
     ],
 )
 def test_malformed_markers_name_file_and_line(source, line, words):

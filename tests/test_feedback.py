@@ -225,3 +225,19 @@ def test_gradescope_output_is_markdown_with_the_same_messages(pages):
     )
     for test in failed:
         assert test["extra_data"]["feedback"]["summary"] in test["output"]
+
+
+def test_a_figure_that_cannot_be_drawn_becomes_a_sentence():
+    """E.g. train_test_split returning scikit-learn's order: x_test where y_train should be."""
+    figure = {
+        "id": "split",
+        "title": "Your data and your train/test split",
+        "data": {"x_train": [0.0, 1.0], "y_train": [1.0], "x_test": [2.0], "y_test": [5.0]},
+    }
+    results = {
+        "score": 0,
+        "tests": [],
+        "extra_data": {"student": "sam", "max_score": 0, "figures": {"ex4_training": [figure]}},
+    }
+    page = render_feedback(results)
+    assert "no figure, because its data could not be drawn" in page

@@ -526,11 +526,18 @@ def test_values_nested_too_deeply_come_back_as_opaque():
     assert isinstance(result, Opaque) and result.type == "list"
 
 
-def test_a_tensor_with_grad_at_the_deepest_level_round_trips():
+def test_a_tensor_at_the_deepest_level_round_trips_without_its_grad():
     leaf = torch.ones(2, requires_grad=True)
     leaf.grad = torch.ones(2)
-    result = roundtrip(nested(leaf, MAX_DEPTH))
-    assert torch.equal(nested_item(result, MAX_DEPTH).grad, torch.ones(2))
+    result = nested_item(roundtrip(nested(leaf, MAX_DEPTH)), MAX_DEPTH)
+    assert torch.equal(result, torch.ones(2)) and result.grad is None  # one level too deep
+
+
+def test_a_tensor_with_grad_one_level_up_keeps_it():
+    leaf = torch.ones(2, requires_grad=True)
+    leaf.grad = torch.ones(2)
+    result = nested_item(roundtrip(nested(leaf, MAX_DEPTH - 1)), MAX_DEPTH - 1)
+    assert torch.equal(result.grad, torch.ones(2))
 
 
 # ---- decode refuses hostile headers ---------------------------------------------------
@@ -681,22 +688,17 @@ def test_the_node_limit_counts_the_whole_message():
         decode(header, b"")
 
 
-def test_a_tensor_can_be_read_at_an_offset_inside_a_shared_payload():
+def test_tensors_may_not_share_or_skip_payload_bytes():
+    """Overlapping tensors would let a small message claim gigabytes of copies."""
     payload = struct.pack("<3f", 1.0, 2.0, 3.0)
-    header = {
-        "value": {
-            "$": "tuple",
-            "items": [
-                tensor_node(shape=(1,), offset=8),
-                tensor_node(shape=(2,), offset=0),
-                tensor_node(shape=(2,), offset=4),
-            ],
-        }
-    }
-    first, second, third = decode(header, payload)
-    assert first.tolist() == [3.0]
-    assert second.tolist() == [1.0, 2.0]
-    assert third.tolist() == [2.0, 3.0]
+    in_order = [tensor_node(shape=(2,), offset=0), tensor_node(shape=(1,), offset=8)]
+    first, second = decode({"value": {"$": "tuple", "items": in_order}}, payload)
+    assert first.tolist() == [1.0, 2.0] and second.tolist() == [3.0]
+    overlapping = [tensor_node(shape=(2,), offset=0), tensor_node(shape=(2,), offset=4)]
+    with pytest.raises(ProtocolError, match="without overlap"):
+        decode({"value": {"$": "tuple", "items": overlapping}}, payload)
+    with pytest.raises(ProtocolError, match="no tensor uses"):
+        decode({"value": tensor_node(shape=(2,), offset=0)}, payload)
 
 
 def test_opaque_strings_from_the_peer_are_cut_short():

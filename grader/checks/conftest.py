@@ -42,9 +42,10 @@ def submission(request: pytest.FixtureRequest) -> SubmissionSandbox:
 
 @pytest.fixture
 def student(request: pytest.FixtureRequest, submission: SubmissionSandbox) -> Student:
-    exercise, _ = _ids(request)
+    exercise, check = _ids(request)
     course_exercise = _session(request).course.exercise(exercise)
-    return Student(submission, course_exercise, submission.sources.get(exercise))
+    visible = course_exercise.check(check).visibility == "visible"
+    return Student(submission, course_exercise, submission.sources.get(exercise), visible)
 
 
 @pytest.fixture

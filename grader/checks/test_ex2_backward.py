@@ -40,16 +40,10 @@ def _about(expect, args, b):
 
 
 def _expect_gradients(expect, got, expected, about, hint, tolerance=None):
-    expect.true(
-        isinstance(got, tuple | list) and len(got) == 3,
-        summary="the gradients are not a tuple of three tensors",
-        about=about,
-        expected="(dL/dw1, dL/dw2, dL/dw3)",
-        got=f"{type(got).__name__} of length {len(got)}"
-        if isinstance(got, tuple | list)
-        else str(type(got)),
-        hint="return the three gradients as a tuple, in the order w1, w2, w3",
-    )
+    got = expect.tensors(
+        got, 3, what="the result", about=about,
+        hint="return the three gradients as a tuple (dL/dw1, dL/dw2, dL/dw3)",
+    )  # fmt: skip
     for name, value, want in zip(NAMES, got, expected, strict=True):
         expect.close(value, want, what=name, about=about, hint=hint, tolerance=tolerance)
 
@@ -72,22 +66,13 @@ def test_sigmoid_grad_stable(student, reference, expect):
     for dtype in DTYPES:
         z = torch.tensor(EXTREMES, dtype=dtype)
         about = expect.describe(z=z)
-        got = expect.tensor(
+        expect.finite_and_close(
             student.call("sigmoid_grad", z, about=about).value,
-            like=z,
+            reference.sigmoid_grad(z),
             what="sigmoid_grad(z)",
             about=about,
+            hint="compute σ(z) stably (torch.sigmoid is fine here), then σ·(1 − σ)",
         )
-        hint = "compute σ(z) stably (torch.sigmoid is fine here), then σ·(1 − σ)"
-        expect.true(
-            bool(torch.isfinite(got).all()),
-            summary="sigmoid_grad(z) is not finite for large |z|",
-            about=about,
-            expected="values in [0, 0.25]",
-            got=expect.values(got),
-            hint=hint,
-        )
-        expect.close(got, reference.sigmoid_grad(z), what="sigmoid_grad(z)", about=about, hint=hint)
 
 
 def test_backward_matches_autograd(student, reference, rng, expect):
@@ -213,13 +198,13 @@ def test_sgd_step_values(student, rng, expect):
         grads = tuple(random_tensor(rng, shape, torch.float32) for _ in range(3))
         about = f"{expect.describe(w1=weights[0], g1=grads[0])}, lr = {lr}"
         call = student.call("sgd_step", weights, grads, lr, about=about)
+        expect.tensors(call.value, 3, what="sgd_step's result", about=about,
+                       hint="return tuple(w - lr * g for ...)")  # fmt: skip
         expect.true(
-            isinstance(call.value, tuple) and len(call.value) == 3,
-            summary="sgd_step did not return a tuple of three tensors",
+            isinstance(call.value, tuple),
+            summary="sgd_step returned a list, not a tuple",
             about=about,
-            expected="a tuple (w1', w2', w3')",
-            got=f"a {type(call.value).__name__}",
-            hint="return tuple(w - lr * g for ...)",
+            hint="return tuple(w - lr * g for ...): the contract asks for a new tuple",
         )
         for index, (w, g, new) in enumerate(zip(weights, grads, call.value, strict=True), 1):
             expect.close(

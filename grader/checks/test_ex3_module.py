@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from grader.checking import random_tensor
+from grader.checking import network_weights, random_tensor
 from grader.sandbox.probes import MODULE_SPECS, build_module
 
 pytestmark = pytest.mark.ex3_module
@@ -78,15 +78,6 @@ def test_hidden_size_respected(student, expect):
         _expect_layers(expect, report, hidden_size, about)
 
 
-def _state(rng, hidden_size=5):
-    return {
-        "fc1.weight": random_tensor(rng, (hidden_size, 1), torch.float32),
-        "fc1.bias": random_tensor(rng, (hidden_size,), torch.float32),
-        "fc2.weight": random_tensor(rng, (1, hidden_size), torch.float32),
-        "fc2.bias": random_tensor(rng, (1,), torch.float32),
-    }
-
-
 def _reference_run(reference, state, x, grad_output):
     network = reference.OurFirstNeuralNetwork()
     network.load_state_dict(state)
@@ -104,7 +95,7 @@ def _run(student, state, x, grad_output, about):
 
 def test_forward_matches_reference(student, reference, rng, expect):
     for n in (1, 7, 1000):
-        state = _state(rng)
+        state = network_weights(rng)
         x = random_tensor(rng, (n, 1), torch.float32, scale=2.0)
         about = f"{expect.describe(x=x)}, with the same weights loaded into both networks"
         result = _run(student, state, x, torch.ones(n, 1), about)
@@ -119,7 +110,7 @@ def test_forward_matches_reference(student, reference, rng, expect):
 
 
 def test_gradients_reach_every_parameter(student, reference, rng, expect):
-    state = _state(rng)
+    state = network_weights(rng)
     x = random_tensor(rng, (64, 1), torch.float32, scale=2.0)
     grad_output = random_tensor(rng, (64, 1), torch.float32)
     about = "a random batch of 64, backpropagating a random gradient"

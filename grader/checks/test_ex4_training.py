@@ -5,23 +5,13 @@ from __future__ import annotations
 import pytest
 import torch
 
-from grader.checking import random_tensor
+from grader.checking import network_weights, random_tensor
 
 pytestmark = pytest.mark.ex4_training
 
 
 def _seed(rng):
     return int(torch.randint(0, 10_000, (), generator=rng))
-
-
-def _tensors(expect, value, count, what, about):
-    expect.true(
-        isinstance(value, tuple | list) and len(value) == count,
-        summary=f"{what} did not return {count} tensors",
-        about=about,
-        hint=f"return a tuple of {count} tensors",
-    )
-    return value
 
 
 def _expect_column(expect, tensor, n, what, about):
@@ -43,12 +33,11 @@ def test_make_data_shapes(student, rng, expect):
     for n in (None, 1, 7):  # None: the defaults, n=100
         kwargs = {} if n is None else {"n": n, "seed": _seed(rng)}
         about = f"make_data({', '.join(f'{k}={v}' for k, v in kwargs.items())})"
-        x, y = _tensors(
-            expect,
+        x, y = expect.tensors(
             student.call("make_data", kwargs=kwargs, about=about).value,
             2,
-            "make_data",
-            about,
+            what="make_data",
+            about=about,
         )
         n = n or 100
         for name, tensor in (("x", x), ("y", y)):
@@ -63,13 +52,12 @@ def test_make_data_shapes(student, rng, expect):
 
 def test_make_data_statistics(student, rng, expect):
     n, seed = 20_000, _seed(rng)
-    about = f"make_data(n={n}, seed={seed})"
-    x, y = _tensors(
-        expect,
+    about = f"make_data({expect.describe(n=n, seed=seed)})"
+    x, y = expect.tensors(
         student.call("make_data", kwargs={"n": n, "seed": seed}, about=about).value,
         2,
-        "make_data",
-        about,
+        what="make_data",
+        about=about,
     )
     _expect_column(expect, x, n, "x", about)
     _expect_column(expect, y, n, "y", about)
@@ -132,7 +120,7 @@ def test_make_data_seeded(student, rng, expect):
             hint="draw from torch.Generator().manual_seed(seed) (generator=...), not "
             "torch.manual_seed",
         )
-        runs.append(_tensors(expect, reply.result["value"], 2, "make_data", about))
+        runs.append(expect.tensors(reply.result["value"], 2, what="make_data", about=about))
     same = all(torch.equal(a, b) for a, b in zip(runs[0], runs[1], strict=True))
     expect.true(
         same,
@@ -155,11 +143,13 @@ def _rows(n):
 
 def _split(student, expect, n, fraction, seed):
     x, y = _rows(n)
-    about = f"train_test_split(x, y, train_fraction={fraction}, seed={seed}) with {n} rows"
+    about = (
+        f"train_test_split(x, y, {expect.describe(train_fraction=fraction, seed=seed)}), {n} rows"
+    )
     value = student.call(
         "train_test_split", x, y, kwargs={"train_fraction": fraction, "seed": seed}, about=about
     ).value
-    return _tensors(expect, value, 4, "train_test_split", about), about
+    return expect.tensors(value, 4, what="train_test_split", about=about), about
 
 
 def test_split_sizes(student, rng, expect):
@@ -236,15 +226,6 @@ def test_split_shuffled(student, rng, expect):
     )
 
 
-def _state(rng, hidden_size=5):
-    return {
-        "fc1.weight": random_tensor(rng, (hidden_size, 1), torch.float32),
-        "fc1.bias": random_tensor(rng, (hidden_size,), torch.float32, scale=0.5),
-        "fc2.weight": random_tensor(rng, (1, hidden_size), torch.float32, scale=0.5),
-        "fc2.bias": random_tensor(rng, (1,), torch.float32, scale=0.5),
-    }
-
-
 def _reference_network(reference, state):
     network = reference.make_model(hidden_size=state["fc1.weight"].shape[0])
     network.load_state_dict(state)
@@ -256,9 +237,9 @@ def _training_data(reference, seed):
     return reference.train_test_split(x, y, 0.7, seed)
 
 
-def _train(student, state, x, y, n_epochs, lr, about):
+def _train(student, state, x, y, n_epochs, lr, about, shared=False):
     inputs = {"state": state, "x": x, "y": y, "n_epochs": n_epochs, "lr": lr}
-    return student.probe("train", inputs, function="train", about=about)
+    return student.probe("train", inputs, function="train", about=about, shared=shared)
 
 
 def _loop_diagnosis(events, n_epochs, lr):
@@ -300,13 +281,13 @@ def _standard_run(student, reference, rng_for, once):
     from the same initial weights and data (each computed once).
     """
     rng = rng_for("standard run")
-    seed, state = _seed(rng), _state(rng)
+    seed, state = _seed(rng), network_weights(rng, scale=0.5)
     x_train, y_train, x_test, y_test = _training_data(reference, seed)
     about = (
         f"train(model, x_train, y_train, n_epochs={STANDARD_EPOCHS}, lr=0.1) "
         "on make_data(100) split 70/30"
     )
-    reply = _train(student, state, x_train, y_train, STANDARD_EPOCHS, 0.1, about)
+    reply = _train(student, state, x_train, y_train, STANDARD_EPOCHS, 0.1, about, shared=True)
     expected = once(
         "standard run",
         lambda: _reference_train(reference, state, x_train, y_train, STANDARD_EPOCHS, 0.1),
@@ -341,7 +322,10 @@ def test_train_trajectory(student, reference, rng, rng_for, expect, once):
     reply, expected, _, about = _standard_run(student, reference, rng_for, once)
     _expect_run(expect, reply, expected, STANDARD_EPOCHS, 0.1, about)
     # A second, short run with another learning rate catches a hard-coded lr.
-    state, (x_train, y_train, _, _) = _state(rng), _training_data(reference, _seed(rng))
+    state, (x_train, y_train, _, _) = (
+        network_weights(rng, scale=0.5),
+        _training_data(reference, _seed(rng)),
+    )
     about = "train(model, x_train, y_train, n_epochs=10, lr=0.05)"
     reply = _train(student, state, x_train, y_train, 10, 0.05, about)
     expected = once(
@@ -360,7 +344,7 @@ def test_train_loop_details(student, rng, expect):
         got=", ".join(f"{name}={value!r}" for name, value in (defaults or {}).items()),
         hint="keep the signature of the exercise: other code relies on its defaults",
     )
-    state = _state(rng)
+    state = network_weights(rng, scale=0.5)
     x, y = random_tensor(rng, (30, 1), torch.float32), random_tensor(rng, (30, 1), torch.float32)
     about = "train(model, x, y, n_epochs=5, lr=0.1) with the model in eval mode beforehand"
     reply = _train(student, state, x, y, 5, 0.1, about)
@@ -404,7 +388,7 @@ def test_train_fits_the_data(student, reference, rng_for, expect, once):
 
 def test_evaluate_values(student, reference, rng, expect):
     for n in (30, 1):
-        state = _state(rng)
+        state = network_weights(rng, scale=0.5)
         x, y = random_tensor(rng, (n, 1), torch.float32), random_tensor(rng, (n, 1), torch.float32)
         about = f"evaluate(model, x, y) on {n} rows"
         reply = student.probe(
@@ -429,7 +413,7 @@ def test_evaluate_values(student, reference, rng, expect):
 
 
 def test_evaluate_eval_mode_no_grad(student, rng, expect):
-    state = _state(rng)
+    state = network_weights(rng, scale=0.5)
     x, y = random_tensor(rng, (20, 1), torch.float32), random_tensor(rng, (20, 1), torch.float32)
     about = "evaluate(model, x, y) on a model in training mode whose parameters hold a .grad"
     reply = student.probe(
@@ -476,7 +460,7 @@ def _matching(series, expected):
 
 
 def test_plot_predictions_content(student, reference, rng, expect):
-    state = _state(rng)
+    state = network_weights(rng, scale=0.5)
     x = random_tensor(rng, (25, 1), torch.float32, scale=1.5)
     y = 1 + 2 * x + 0.3 * random_tensor(rng, (25, 1), torch.float32)
     about = "plot_predictions(model, x, y) with 25 points"

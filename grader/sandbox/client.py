@@ -47,6 +47,7 @@ class StudentError(Exception):
     type: str
     message: str
     traceback: str = ""
+    output: str = ""  # what the submission printed before it failed
 
     def __str__(self) -> str:
         return f"{self.type}: {self.message}"
@@ -59,8 +60,6 @@ class Reply:
     result: dict[str, Any]
     events: dict[str, Any]
     output: str
-    output_dropped: int
-    seconds: float
 
 
 class Zygote:
@@ -160,7 +159,11 @@ class Child:
             while True:
                 self._wait_readable(deadline, cpu_start, limits)
                 answer = protocol.receive(self.sock, deadline=deadline)
-                if isinstance(answer, dict) and answer.get("id") == message["id"]:
+                if (
+                    isinstance(answer, dict)
+                    and type(answer.get("id")) is int
+                    and (answer["id"] == message["id"])
+                ):
                     return answer
         except TimeoutError:
             self._fail("timeout", f"did not finish within {limits.wall_seconds:g} s")
@@ -252,10 +255,12 @@ class SubmissionSandbox:
         sources: dict[str, str],
         uid: int | None,
         missing: dict[str, str] | None = None,
+        seed: int = 0,
     ) -> None:
         self.zygote = zygote
         self.sources = sources
         self.uid = uid
+        self.seed = seed  # seeds random, numpy and torch in each child, for reproducible runs
         self.missing = missing or {}  # exercise id -> why the submission has no source for it
         self.child: Child | None = None
         self.exercise = ""  # whose module the child has imported
@@ -273,14 +278,20 @@ class SubmissionSandbox:
         inputs: dict[str, Any],
         limits: Limits,
         no_grad: bool = False,
+        shared: bool = False,
     ) -> Reply:
-        """Run a probe on ``exercise``'s module; raise StudentError or SandboxFailure."""
+        """Run a probe on ``exercise``'s module; raise StudentError or SandboxFailure.
+
+        With ``shared``, the reply is kept and reused for the same request: for a run that
+        several checks inspect (a training run, say). Other requests always run again,
+        so a check that calls twice sees two calls.
+        """
         function = inputs.get("function", probe)
         if (exercise, function) in self.timed_out:
             raise SandboxFailure(
                 "timeout", f"was not run again: {function} did not finish in time earlier"
             )
-        key = (exercise, probe, no_grad, *_fingerprint(inputs))
+        key = (exercise, probe, no_grad, *_fingerprint(inputs)) if shared else None
         if key in self.replies:
             return self.replies[key]
         child = self._child(exercise, limits)
@@ -298,7 +309,8 @@ class SubmissionSandbox:
             if failure.kind in ("timeout", "cpu"):
                 self.timed_out.add((exercise, function))
             raise
-        self.replies[key] = reply
+        if shared:
+            self.replies[key] = reply
         return reply
 
     def _child(self, exercise: str, limits: Limits) -> Child:
@@ -314,7 +326,7 @@ class SubmissionSandbox:
         self.child, self.exercise = self.zygote.spawn(limits, self.uid), exercise
         self.layers = self.child.layers
         try:
-            self.child.request({"op": "init", "sources": self.sources}, limits)
+            self.child.request({"op": "init", "sources": self.sources, "seed": self.seed}, limits)
             request = {"op": "load", "exercise": exercise, "output_limit": limits.output_kib * 1024}
             self._reply(self.child.request(request, limits), {})
         except SandboxFailure as failure:
@@ -335,7 +347,10 @@ class SubmissionSandbox:
                 isinstance(error.get(key), str) for key in ("kind", "type", "message", "traceback")
             ):
                 raise SandboxFailure("malformed", "sent back an error without a description")
-            raise StudentError(error["kind"], error["type"], error["message"], error["traceback"])
+            output = answer.get("output") if isinstance(answer.get("output"), str) else ""
+            raise StudentError(
+                error["kind"], error["type"], error["message"], error["traceback"], output[:4000]
+            )
         result = answer.get("result", {})
         if not isinstance(result, dict) or any(
             not isinstance(result.get(key), kind) for key, kind in result_types.items()
@@ -351,15 +366,7 @@ class SubmissionSandbox:
         ):
             raise SandboxFailure("malformed", "sent back a malformed record of its calls")
         output = answer.get("output") if isinstance(answer.get("output"), str) else ""
-        dropped = answer.get("output_dropped")
-        seconds = answer.get("seconds")
-        return Reply(
-            result=result,
-            events=events,
-            output=output[:_MAX_OUTPUT_CHARS],
-            output_dropped=dropped if isinstance(dropped, int) else 0,
-            seconds=float(seconds) if isinstance(seconds, int | float) else 0.0,
-        )
+        return Reply(result=result, events=events, output=output[:_MAX_OUTPUT_CHARS])
 
     def close(self) -> None:
         if self.child is not None:

@@ -27,7 +27,7 @@ from typing import Any
 import torch
 
 MAX_HEADER_BYTES = 4 * 1024 * 1024
-MAX_PAYLOAD_BYTES = 256 * 1024 * 1024
+MAX_PAYLOAD_BYTES = 32 * 1024 * 1024  # the largest legitimate message is well under 1 MiB
 MAX_DEPTH = 32
 MAX_NODES = 200_000
 MAX_STRING = 1024 * 1024
@@ -81,7 +81,7 @@ def encode(value: Any) -> tuple[dict[str, Any], bytes]:
     def opaque(v: Any, why: str = "", kind: str = "") -> dict[str, Any]:
         return {"$": "opaque", "type": kind or _type_name(v), "repr": why or _repr(v)}
 
-    def tensor(t: torch.Tensor) -> dict[str, Any]:
+    def tensor(t: torch.Tensor, depth: int) -> dict[str, Any]:
         try:
             supported = t.layout == torch.strided and t.dtype in _DTYPES.values() and not t.is_meta
             data = torch.Tensor.detach(t).cpu().resolve_conj().resolve_neg().contiguous()
@@ -109,7 +109,8 @@ def encode(value: Any) -> tuple[dict[str, Any], bytes]:
         grad = t.grad if t.is_leaf else None  # .grad of a non-leaf is always None (and warns)
         if grad is not None:
             nodes[0] += 1  # decode counts a grad as a value of its own
-        node["grad"] = None if grad is None else tensor(grad)
+        # decode counts a grad one level deeper; past the limit it is left out
+        node["grad"] = None if grad is None or depth >= MAX_DEPTH else tensor(grad, depth + 1)
         return node
 
     def walk(v: Any, depth: int) -> Any:
@@ -124,7 +125,7 @@ def encode(value: Any) -> tuple[dict[str, Any], bytes]:
         if kind is float:
             return v if math.isfinite(v) else {"$": "float", "repr": repr(v)}
         if isinstance(v, torch.Tensor):
-            return tensor(v)
+            return tensor(v, depth)
         if kind is Opaque:
             return {"$": "opaque", "type": v.type, "repr": v.repr}
         if kind not in (tuple, list, dict):
@@ -167,6 +168,7 @@ def decode(header: Any, payload: bytes) -> Any:
         raise ProtocolError("the header must be an object with exactly the key 'value'")
     buffer = bytearray(payload)  # torch.frombuffer wants a writable buffer
     nodes = [0]
+    consumed = [0]  # tensors must tile the payload in order: no byte is read twice
 
     def walk(node: Any, depth: int) -> Any:
         nodes[0] += 1
@@ -237,6 +239,9 @@ def decode(header: Any, payload: bytes) -> Any:
             raise ProtocolError("tensor offset and nbytes must be integers >= 0")
         if math.prod(shape) * dtype.itemsize != nbytes or offset + nbytes > len(buffer):
             raise ProtocolError("tensor bytes do not match its shape, dtype or the payload")
+        if offset != consumed[0]:
+            raise ProtocolError("tensors must follow one another in the payload, without overlap")
+        consumed[0] += nbytes
         if type(node["requires_grad"]) is not bool:
             raise ProtocolError("tensor requires_grad must be a bool")
         view = _BYTE_VIEWS.get(dtype, dtype)
@@ -252,7 +257,7 @@ def decode(header: Any, payload: bytes) -> Any:
                 raise ProtocolError("only a floating-point tensor can require grad")
             result.requires_grad_(True)
         if node["grad"] is not None:
-            grad = walk(node["grad"], depth)
+            grad = walk(node["grad"], depth + 1)
             if not isinstance(grad, torch.Tensor) or (grad.shape, grad.dtype) != (
                 result.shape,
                 result.dtype,
@@ -261,7 +266,10 @@ def decode(header: Any, payload: bytes) -> Any:
             result.grad = grad
         return result
 
-    return walk(header["value"], 0)
+    value = walk(header["value"], 0)
+    if consumed[0] != len(buffer):
+        raise ProtocolError("the payload holds bytes that no tensor uses")
+    return value
 
 
 def _keys(node: dict[str, Any], expected: set[str]) -> None:
@@ -300,7 +308,12 @@ def receive(
         header = json.loads(raw.decode("utf-8"), parse_constant=_no_constants)
     except (UnicodeDecodeError, ValueError, RecursionError) as error:
         raise ProtocolError(f"the header is not valid JSON: {error}") from None
-    return decode(header, payload)
+    try:
+        return decode(header, payload)
+    except ProtocolError:
+        raise
+    except Exception as error:  # whatever else hostile bytes provoke (RecursionError, …)
+        raise ProtocolError(f"the message could not be read ({type(error).__name__})") from None
 
 
 def _no_constants(name: str) -> None:

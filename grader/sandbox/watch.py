@@ -90,6 +90,7 @@ def install() -> None:
         note(f"optimizer {type(self).__name__}(lr={defaults.get('lr')})")
         original_init(self, params, defaults)
 
+    del optimizer_init.__wrapped__
     optim.Optimizer.__init__ = optimizer_init
     register_optimizer_step_post_hook(lambda *_: _count("optimizer.step"))
 
@@ -102,6 +103,7 @@ def install() -> None:
             _count("loss(target, prediction)")
         return original_mse(self, input, target)
 
+    del mse_forward.__wrapped__
     nn.MSELoss.forward = mse_forward
 
 
@@ -116,4 +118,5 @@ def _counting(function: Callable[..., Any], event: str) -> Callable[..., Any]:
         _count(event)
         return function(*args, **kwargs)
 
+    del wrapper.__wrapped__  # no handle on the unwatched original
     return wrapper
