@@ -283,6 +283,18 @@ return torch.full_like(z, 0.123)""",
         "sigmoid_values",
     ),
     _a(
+        "fill_the_disk",
+        "ex1_forward",
+        "sigmoid",
+        """
+for index in range(40):  # 40 files of 16 MiB: far more than the scratch folder holds
+    with open(f"junk{index}", "wb") as junk:
+        junk.write(bytes(16 * 2**20))
+return torch.full_like(z, 0.123)""",
+        "sigmoid_values",
+        "No space left",
+    ),
+    _a(
         "huge_result",
         "ex1_forward",
         "sigmoid",

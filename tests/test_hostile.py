@@ -157,6 +157,7 @@ def test_the_sandbox_reports_its_protections(hostile_run):
     assert {p["name"]: p["active"] for p in protections} == {
         "process": True,
         "netns": True,
+        "scratch": True,
         "rlimits": True,
         "uid": True,
         "no_new_privs": True,

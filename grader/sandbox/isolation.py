@@ -48,7 +48,10 @@ else:
 
 __all__ = ["Confinement", "Layer", "confine", "host_layers", "readable_paths"]
 
-LAYER_NAMES = ("process", "netns", "rlimits", "uid", "no_new_privs", "landlock", "seccomp")
+SCRATCH_BYTES = 64 * 2**20
+LAYER_NAMES = (
+    "process", "netns", "scratch", "rlimits", "uid", "no_new_privs", "landlock", "seccomp"
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,7 @@ class Confinement:
     max_processes: int
     max_file_bytes: int  # RLIMIT_FSIZE (SIGXFSZ is ignored, so an over-long write raises EFBIG)
     max_open_files: int  # RLIMIT_NOFILE
+    scratch_bytes: int = SCRATCH_BYTES  # size of the tmpfs over scratch (when root)
 
     def __post_init__(self) -> None:
         if self.uid is not None and self.uid <= 0:
@@ -103,6 +107,15 @@ _PR_SET_PDEATHSIG = 1
 _PR_GET_NO_NEW_PRIVS = 39
 _PR_SET_NO_NEW_PRIVS = 38
 _CLONE_NEWNET = 0x40000000
+_CLONE_NEWNS = 0x00020000
+_MS_NOSUID, _MS_NODEV, _MS_REC, _MS_PRIVATE = 2, 4, 1 << 14, 1 << 18
+_libc.mount.argtypes = [
+    ctypes.c_char_p,
+    ctypes.c_char_p,
+    ctypes.c_char_p,
+    ctypes.c_ulong,
+    ctypes.c_char_p,
+]
 
 _CAP_SETGID = 6
 _CAP_SETUID = 7
@@ -208,6 +221,7 @@ def host_layers(want_uid: bool) -> tuple[Layer, ...]:
     layers = [
         Layer("process", True, _PROCESS_DETAIL),
         _netns_layer(status),
+        _scratch_layer(status, SCRATCH_BYTES),
         Layer("rlimits", True, _rlimit_detail(nproc_enforced=want_uid and root_like)),
     ]
     if not want_uid:
@@ -229,6 +243,29 @@ def host_layers(want_uid: bool) -> tuple[Layer, ...]:
             why = f"libseccomp cannot build the filter: {exc}"
     layers.append(Layer("seccomp", not why, why or _seccomp_detail(unknown)))
     return tuple(layers)
+
+
+def _scratch_layer(status: dict[str, str], size: int) -> Layer:
+    if not os.path.exists("/proc/self/ns/mnt") or not _has_cap(status, _CAP_SYS_ADMIN):
+        return Layer(
+            "scratch", False, "not root: scratch is a plain folder, limited per file (RLIMIT_FSIZE)"
+        )
+    return Layer(
+        "scratch", True, f"scratch is a tmpfs of {size // 2**20} MiB in a mount namespace of its "
+        "own: the submission cannot fill the disk"
+    )  # fmt: skip
+
+
+def _mount_scratch(c: Confinement) -> None:
+    """A size-capped tmpfs over scratch, visible only in the child's own mount namespace."""
+    if _libc.unshare(_CLONE_NEWNS) != 0:
+        raise _errno_error("unshare(CLONE_NEWNS)")
+    if _libc.mount(None, b"/", None, _MS_REC | _MS_PRIVATE, None) != 0:
+        raise _errno_error("making mounts private")
+    owner = c.uid if c.uid is not None else os.getuid()
+    options = f"size={c.scratch_bytes},mode=0700,uid={owner},gid={owner}".encode()
+    if _libc.mount(b"tmpfs", str(c.scratch).encode(), b"tmpfs", _MS_NOSUID | _MS_NODEV, options):
+        raise _errno_error("mounting a tmpfs over scratch")
 
 
 def _netns_layer(status: dict[str, str]) -> Layer:
@@ -574,6 +611,11 @@ def confine(c: Confinement) -> tuple[Layer, ...]:
     layers["netns"] = netns = _netns_layer(status)
     if netns.active and _libc.unshare(_CLONE_NEWNET) != 0:
         raise _errno_error("unshare(CLONE_NEWNET)")
+
+    # 2b. scratch: a tmpfs of its own, before Landlock opens the scratch path for its rules.
+    layers["scratch"] = scratch = _scratch_layer(status, c.scratch_bytes)
+    if scratch.active:
+        _mount_scratch(c)
 
     # 6a. Landlock ruleset, built while we can still open every readable path.
     abi, why = _landlock_abi()
