@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from grader.checking import neuron_inputs, random_tensor
+from grader.checking import elementwise_inputs, neuron_inputs, random_tensor
 from grader.source_rules import forbidden_uses
 
 pytestmark = pytest.mark.ex1_forward
@@ -39,20 +39,15 @@ def _agrees_with_reference(student, reference, rng, expect, function, hint):
 
 
 def test_sigmoid_values(student, reference, rng, expect):
-    for dtype in DTYPES:
-        for shape in SHAPES:
-            z = random_tensor(rng, shape, dtype, scale=6.0)
-            if z.numel() >= 3:
-                z.view(-1)[:3] = torch.tensor([-1.0, 0.0, 1.0])
-            about = expect.describe(z=z)
-            got = student.call("sigmoid", z, about=about).value
-            expect.close(
-                got,
-                reference.sigmoid(z),
-                what="sigmoid(z)",
-                about=about,
-                hint="σ(z) = 1 / (1 + e^(−z)), elementwise, in z's dtype",
-            )
+    for z in elementwise_inputs(rng, SHAPES, scale=6.0):
+        about = expect.describe(z=z)
+        expect.close(
+            student.call("sigmoid", z, about=about).value,
+            reference.sigmoid(z),
+            what="sigmoid(z)",
+            about=about,
+            hint="σ(z) = 1 / (1 + e^(−z)), elementwise, in z's dtype",
+        )
 
 
 def test_sigmoid_stable_at_extremes(student, reference, expect):
