@@ -322,8 +322,10 @@ class SubmissionSandbox:
             raise StudentError("missing_file", "FileNotFoundError", reason)
         if self.child is not None and self.child.alive and self.exercise == exercise:
             return self.child
+        # The new child first: the zygote then reaps the old one while this one works.
+        fresh = self.zygote.spawn(limits, self.uid)
         self.close()
-        self.child, self.exercise = self.zygote.spawn(limits, self.uid), exercise
+        self.child, self.exercise = fresh, exercise
         self.layers = self.child.layers
         try:
             self.child.request({"op": "init", "sources": self.sources, "seed": self.seed}, limits)

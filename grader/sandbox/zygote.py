@@ -28,7 +28,7 @@ import socket
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Set
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -86,7 +86,9 @@ def warm() -> None:
 def main(control_fd: int) -> None:
     """Serve the grader: ``spawn`` hands over a confined child, ``kill`` and ``release``
     end one (``kill`` answers with how it ended). One spare child is forked ahead of
-    time, while the grader runs checks, so that a spawn costs no waiting."""
+    time, while the grader runs checks, so that a spawn costs no waiting; the grader
+    spawns a submission's next child before it releases the last one, so that the spawn
+    does not wait for the last one to be reaped either."""
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # die with the grader
     libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)  # orphans of children become ours to kill
@@ -99,6 +101,7 @@ def main(control_fd: int) -> None:
     os.chmod(scratch_root, 0o711)  # children under other uids must reach their own folder
     scratch_dirs: dict[int, Path] = {}
     spare: _Spare | None = None
+    handed_over: set[int] = set()  # children the grader holds and has not ended yet
     settings: dict[str, Any] | None = None  # of the last spawn: the spare is made alike
     try:
         while True:
@@ -109,7 +112,7 @@ def main(control_fd: int) -> None:
             if request["op"] == "spawn":
                 settings = request["settings"]
                 if spare is not None and spare.settings != settings:
-                    _end(spare.pid, scratch_dirs, None)
+                    _end(spare.pid, scratch_dirs, keep=handed_over)
                     spare = None
                 spare = spare or _fork_child(
                     settings, control, scratch_root, readable, scratch_dirs
@@ -118,9 +121,12 @@ def main(control_fd: int) -> None:
                     control, [json.dumps({"pid": spare.pid}).encode()], [spare.socket.fileno()]
                 )
                 spare.socket.close()
+                handed_over.add(spare.pid)
                 spare = None
             else:  # kill (answer how it ended) or release (no answer)
-                status = _end(request["pid"], scratch_dirs, spare)
+                handed_over.discard(request["pid"])
+                keep = handed_over | ({spare.pid} if spare else set())
+                status = _end(request["pid"], scratch_dirs, keep)
                 if request["op"] == "kill":
                     control.send(json.dumps(status).encode())
             if spare is None and settings is not None:
@@ -175,8 +181,8 @@ def _fork_child(
     return _Spare(pid, grader_end, settings)
 
 
-def _end(pid: int, scratch_dirs: dict[int, Path], spare: _Spare | None) -> dict[str, Any]:
-    status = _kill(pid, keep=spare.pid if spare else None)
+def _end(pid: int, scratch_dirs: dict[int, Path], keep: Set[int]) -> dict[str, Any]:
+    status = _kill(pid, keep)
     shutil.rmtree(scratch_dirs.pop(pid, ""), ignore_errors=True)
     return status
 
@@ -196,12 +202,12 @@ def _become_child(fd: int, confinement: isolation.Confinement) -> None:
 _exit_statuses: dict[int, int] = {}  # reaped children by pid, until asked for
 
 
-def _kill(pid: int, keep: int | None) -> dict[str, Any]:
+def _kill(pid: int, keep: Set[int]) -> dict[str, Any]:
     """Kill a child and everything it started; return once all of it is reaped.
 
     The zygote is a child subreaper, so whatever the child started and orphaned is
-    reparented here: kill and reap until no process below the zygote is left but
-    ``keep`` (the spare child).
+    reparented here: kill and reap until no process below the zygote is left but the
+    children in ``keep`` (the spare, and those the grader holds) and what they started.
     """
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, signal.SIGKILL)
@@ -212,10 +218,10 @@ def _kill(pid: int, keep: int | None) -> dict[str, Any]:
     return {"exit_code": os.WEXITSTATUS(status)}
 
 
-def _kill_all(keep: int | None = None, until: Callable[[], bool] = lambda: True) -> None:
-    """Kill every process below this one but ``keep``, and reap them all, until ``until()``."""
+def _kill_all(keep: Set[int] = frozenset(), until: Callable[[], bool] = lambda: True) -> None:
+    """Kill every process below this one but ``keep`` and theirs; reap them, until ``until()``."""
     while True:
-        remaining = [pid for pid in _descendants() if pid != keep]
+        remaining = _descendants(skip=keep)
         for pid in remaining:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
@@ -232,8 +238,9 @@ def _kill_all(keep: int | None = None, until: Callable[[], bool] = lambda: True)
         time.sleep(0.001)
 
 
-def _descendants() -> list[int]:
-    """Every live process below this one, orphans reparented to us included."""
+def _descendants(skip: Set[int] = frozenset()) -> list[int]:
+    """Every live process below this one, orphans reparented to us included, but those
+    in ``skip`` and below them."""
     found: list[int] = []
     frontier = [os.getpid()]
     while frontier:
@@ -248,6 +255,7 @@ def _descendants() -> list[int]:
                     pids = [int(pid) for pid in children.read().split()]
             except OSError:
                 continue
+            pids = [pid for pid in pids if pid not in skip]
             found += pids
             frontier += pids
     return found
