@@ -90,6 +90,7 @@ def graded(tmp_path_factory, course):
             _sources(course, [("ex1_forward", "sigmoid", WARNING + naive.answer)]),
             {},
         ),
+        "untouched": (None, {}),  # hands in the released notebooks as they are
     }
     direct = root / "direct"
     for student, (sources, extras) in students.items():
@@ -97,8 +98,14 @@ def graded(tmp_path_factory, course):
         folder.mkdir(parents=True)
         (direct / student).mkdir(parents=True)
         for exercise in course.exercises:
-            notebook = _fill(
-                released / f"{exercise.id}.ipynb", sources[exercise.id], extras.get(exercise.id, "")
+            notebook = (
+                nbformat.read(released / f"{exercise.id}.ipynb", as_version=4)
+                if sources is None
+                else _fill(
+                    released / f"{exercise.id}.ipynb",
+                    sources[exercise.id],
+                    extras.get(exercise.id, ""),
+                )
             )
             nbformat.write(notebook, folder / f"{exercise.id}.ipynb")
             nbformat.write(notebook, direct / student / f"{exercise.id}.ipynb")
@@ -128,7 +135,7 @@ def _gradebook(course_dir, assignment, student, course):
     return scores
 
 
-@pytest.mark.parametrize("student", ["complete", "partly_wrong", "hostile", "warns"])
+@pytest.mark.parametrize("student", ["complete", "partly_wrong", "hostile", "warns", "untouched"])
 def test_gradebook_equals_grader_grade_check_for_check(graded, course, student):
     gradebook = _gradebook(graded["dir"], graded["assignment"], student, course)
     direct = {(t["tags"][0], t["tags"][1]): t["score"] for t in graded["direct"][student]["tests"]}
@@ -143,6 +150,9 @@ def test_scores_are_what_each_notebook_deserves(graded):
     assert totals["complete"] == 100
     assert totals["warns"] == 98  # the naive sigmoid's gradient check, and nothing for the warning
     assert totals["partly_wrong"] < 100 and totals["hostile"] < 100
+    assert totals["untouched"] == 0
+    for test in graded["direct"]["untouched"]["tests"]:  # nbgrader's bare NotImplementedError()
+        assert "is not implemented yet" in test["output"], test["output"]
     hostile = {
         t["tags"][1]: t["status"]
         for t in graded["direct"]["hostile"]["tests"]

@@ -49,6 +49,23 @@ def test_every_self_check_fails_on_the_stubs_with_one_short_line(stubs_alone):
     assert "Traceback" not in done.stdout and "NotImplementedError" not in done.stdout
 
 
+def test_nbgrader_stubs_fail_with_the_same_short_lines(stubs_alone, tmp_path):
+    """nbgrader's release replaces answers with a bare `raise NotImplementedError()`."""
+    folder = tmp_path / "exercises"
+    shutil.copytree(stubs_alone, folder)
+    for stub in folder.glob("ex*.py"):
+        bare = re.sub(r'NotImplementedError\("[^"]*"\)', "NotImplementedError()", stub.read_text())
+        assert bare != stub.read_text()
+        stub.write_text(bare)
+    ours, nbgraders = _pytest(stubs_alone, "-q"), _pytest(folder, "-q")
+    lines = re.compile(r"^not implemented yet: [\w.]+$", re.MULTILINE)
+    assert lines.findall(nbgraders.stdout) and lines.findall(nbgraders.stdout) == lines.findall(
+        ours.stdout
+    )
+    assert _count(nbgraders.stdout, "failed") == _count(ours.stdout, "failed")
+    assert "Traceback" not in nbgraders.stdout
+
+
 def test_one_exercise_is_selected_by_its_marker(stubs_alone):
     done = _pytest(stubs_alone, "-q", "-m", "ex3_module")
     assert _count(done.stdout, "failed") == 5 and _count(done.stdout, "deselected") >= 25

@@ -168,6 +168,10 @@ def _describe(
 ) -> dict[str, Any]:
     """Plain facts about an exception, with the submission's own traceback lines only."""
     message = str(error) or type(error).__name__
+    if kind is None and type(error) is NotImplementedError and not str(error):
+        # nbgrader's released stubs raise a bare NotImplementedError(): name the function
+        # as our stubs do.
+        message = _raised_in(error, sources) or message
     if kind is None:
         kind = _kind(error, message)
     if isinstance(error, SyntaxError) and error.filename in {f"{name}.py" for name in sources}:
@@ -189,6 +193,18 @@ def _describe(
         "message": message[:2000],
         "traceback": "".join(lines)[-4000:],
     }
+
+
+def _raised_in(error: BaseException, sources: dict[str, str]) -> str | None:
+    """``exercise: function`` of the submission's innermost frame in ``error``'s traceback."""
+    codes = [
+        frame.f_code
+        for frame, _ in traceback.walk_tb(error.__traceback__)
+        if frame.f_code.co_filename.removesuffix(".py") in sources
+    ]
+    if not codes:
+        return None
+    return f"{codes[-1].co_filename.removesuffix('.py')}: {codes[-1].co_qualname}"
 
 
 def _kind(error: BaseException, message: str) -> str:
