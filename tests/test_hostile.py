@@ -2,7 +2,10 @@
 
 import os
 import socket
+import subprocess
+import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -33,15 +36,18 @@ def _listener():
     return server, accepted
 
 
-def _sandbox_processes():
+def _sandbox_processes(uid=None):
+    """Live processes under a sandbox uid (``uid``, or any of them); zombies have ended."""
     found = []
     for status in Path("/proc").glob("[0-9]*/status"):
         try:
             text = status.read_text()
         except OSError:
             continue
-        uid = int(text.split("Uid:")[1].split()[0])
-        if uid in SANDBOX_UIDS:
+        if text.split("State:")[1].split()[0] == "Z":
+            continue
+        owner = int(text.split("Uid:")[1].split()[0])
+        if owner == uid or (uid is None and owner in SANDBOX_UIDS):
             found.append(status.parent.name)
     return found
 
@@ -164,3 +170,53 @@ def test_the_sandbox_reports_its_protections(hostile_run):
         "landlock": True,
         "seccomp": True,
     }
+
+
+DAEMON_THEN_SLEEP = """
+import os, time
+try:
+    if os.fork() == 0:  # a daemon that would outlive everything, were it allowed to start
+        os.setsid()
+        time.sleep(600)
+        os._exit(0)
+except OSError:
+    pass
+time.sleep(60)
+return z"""
+
+
+def test_a_killed_grader_leaves_no_sandbox_process(tmp_path, course):
+    """SIGKILL reaches the grader mid-check: the zygote, its children, and anything a child
+    tried to start are gone all the same (PR_SET_PDEATHSIG, and no new processes)."""
+    submission = tmp_path / "sleeper"
+    write_submission(submission, course)
+    file = submission / "ex1_forward.py"
+    file.write_text(with_answer(file.read_text(), "sigmoid", DAEMON_THEN_SLEEP, file.name))
+    grader = subprocess.Popen(
+        [sys.executable, "-m", "grader", "grade", str(submission), "--exercise", "ex1_forward"],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    uid = SANDBOX_UIDS.start + grader.pid
+    try:
+        deadline = time.monotonic() + 120
+        while not any(_sleeping(pid) for pid in _sandbox_processes(uid)):
+            assert grader.poll() is None and time.monotonic() < deadline, "sigmoid never ran"
+            time.sleep(0.1)
+    finally:
+        grader.kill()
+        grader.wait()
+    deadline = time.monotonic() + 10
+    while _sandbox_processes(uid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _sandbox_processes(uid) == []
+
+
+def _sleeping(pid: str) -> bool:
+    """Is the process in nanosleep or clock_nanosleep (time.sleep), not waiting on a socket?"""
+    try:
+        number = Path(f"/proc/{pid}/syscall").read_text().split()[0]
+    except (OSError, IndexError):
+        return False
+    return number in ("35", "230")  # x86_64

@@ -20,6 +20,7 @@ import shutil
 import signal
 import socket
 import stat
+import subprocess
 import tempfile
 import threading
 import time
@@ -423,33 +424,54 @@ def test_cpu_budget_kills_the_child(scratch: Path) -> None:
 
 
 @need("uid")
-def test_process_budget(scratch: Path) -> None:
+def test_thread_budget(scratch: Path) -> None:
     limit = 4
 
     def attack() -> dict[str, Any]:
-        hold_r, hold_w = os.pipe()
-        children, outcome = [], {"forked": 0, "error": None}
+        release = threading.Event()
+        threads, outcome = [], {"started": 0, "error": None}
         for _ in range(3 * limit):
+            thread = threading.Thread(target=release.wait)
             try:
-                pid = os.fork()
-            except OSError as exc:
-                outcome["error"] = type(exc).__name__
+                thread.start()
+            except RuntimeError as exc:  # "can't start new thread": EAGAIN from clone
+                outcome["error"] = str(exc)
                 break
-            if pid == 0:  # wait until the child lets go, then leave
-                os.close(hold_w)
-                os.read(hold_r, 1)
-                os._exit(0)
-            children.append(pid)
-        outcome["forked"] = len(children)
-        os.close(hold_w)
-        for pid in children:
-            os.waitpid(pid, 0)
+            threads.append(thread)
+        outcome["started"] = len(threads)
+        release.set()
+        for thread in threads:
+            thread.join()
         return outcome
 
     run = run_confined(attack, scratch, max_processes=limit)
-    assert run.result["error"] == "BlockingIOError", run  # EAGAIN from fork
-    assert run.result["forked"] < limit, run  # the child itself counts too
+    assert run.result["error"] == "can't start new thread", run
+    assert 0 < run.result["started"] < limit, run  # the main thread counts too
     run.assert_active("rlimits", "uid")
+
+
+@need("seccomp")
+def test_no_new_processes(scratch: Path) -> None:
+    def attack() -> dict[str, Any]:
+        outcome: dict[str, Any] = {}
+        for name, start in (
+            ("fork", os.fork),
+            ("subprocess", lambda: subprocess.run(["/bin/true"], check=False)),
+            ("posix_spawn", lambda: os.posix_spawn("/bin/true", ["true"], {})),
+        ):
+            try:
+                pid = start()
+                outcome[name] = "started"
+                if pid == 0:
+                    os._exit(0)
+            except OSError as exc:
+                outcome[name] = type(exc).__name__
+        return outcome
+
+    run = run_confined(attack, scratch)
+    refused = dict.fromkeys(("fork", "subprocess", "posix_spawn"), "PermissionError")
+    assert run.result == refused, run
+    run.assert_active("seccomp")
 
 
 def test_file_size_budget(scratch: Path) -> None:
@@ -486,23 +508,11 @@ def test_cannot_leave_process_group(scratch: Path) -> None:
         return outcome
 
     def attack() -> dict[str, Any]:
-        outcome: dict[str, Any] = {"leads_own_group": os.getpgrp() == os.getpid()}
-        outcome["child"] = try_leave()
-        # A grandchild is no group leader, so only seccomp stands between it and setsid().
-        r, w = os.pipe()
-        pid = os.fork()
-        if pid == 0:
-            os.close(r)
-            _send(w, try_leave())
-            os._exit(0)
-        os.close(w)
-        os.waitpid(pid, 0)
-        outcome["grandchild"] = json.loads(os.read(r, 4096))
-        return outcome
+        return {"leads_own_group": os.getpgrp() == os.getpid(), "child": try_leave()}
 
     run = run_confined(attack, scratch)
     blocked = {"setsid": "PermissionError", "setpgid": "PermissionError"}
-    assert run.result == {"leads_own_group": True, "child": blocked, "grandchild": blocked}, run
+    assert run.result == {"leads_own_group": True, "child": blocked}, run
     run.assert_active("process", "seccomp")
 
 

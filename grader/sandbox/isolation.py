@@ -15,9 +15,9 @@ submission; the child calls :func:`confine` before anything else. Every layer is
 6. ``landlock``     read/execute beneath the interpreter and system libraries, write only beneath
                     the scratch directory, no TCP bind/connect, no signals or abstract unix
                     sockets outside the sandbox.
-7. ``seccomp``      EPERM for the syscalls a grader child never needs (ptrace, foreign signals,
-                    namespaces, mounts, non-unix sockets, ...). Last, because it forbids setsid and
-                    unshare, which the earlier layers use.
+7. ``seccomp``      EPERM for the syscalls a grader child never needs (new processes, ptrace,
+                    foreign signals, namespaces, mounts, non-unix sockets, ...). Last, because it
+                    forbids setsid and unshare, which the earlier layers use.
 
 Order matters: netns and uid need root, so they come before the uid drop; the Landlock rules are
 built while still root (the interpreter may live beneath a 0700 directory such as /root, which the
@@ -303,9 +303,10 @@ def _landlock_detail(abi: int) -> str:
 
 def _seccomp_detail(unknown: list[str]) -> str:
     detail = (
-        "EPERM for ptrace, process_vm_*, signals to other processes, pidfd_*, setsid/setpgid, "
-        "non-unix sockets, namespaces, mounts, bpf, perf, keyrings, userfaultfd, io_uring, "
-        "modules/kexec/reboot; clone3 -> ENOSYS"
+        "EPERM for new processes (fork, vfork, clone without CLONE_THREAD), ptrace, "
+        "process_vm_*, signals to other processes, pidfd_*, setsid/setpgid, non-unix sockets, "
+        "namespaces, mounts, bpf, perf, keyrings, userfaultfd, io_uring, modules/kexec/reboot; "
+        "clone3 -> ENOSYS"
     )
     if unknown:
         detail += "; unknown to this libseccomp, so NOT filtered: " + ", ".join(unknown)
@@ -522,6 +523,7 @@ _SECCOMP_DENY = (
     "setrlimit",
 )  # fmt: skip
 _SIGNAL_SYSCALLS = ("kill", "tkill", "tgkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo")
+_CLONE_THREAD = 0x00010000
 _CLONE_NS_FLAGS = (
     0x00020000,  # CLONE_NEWNS
     0x02000000,  # CLONE_NEWCGROUP
@@ -567,7 +569,13 @@ def _build_seccomp_filter(pid: int) -> tuple[pyseccomp.SyscallFilter, list[str]]
     for request in (_TIOCSTI, _TIOCLINUX):
         # The kernel reads the request as 32 bits: compare only those, or high bits would dodge it.
         filt.add_rule(eperm, "ioctl", sc.Arg(1, sc.MASKED_EQ, 0xFFFFFFFF, request))
-    # Threads (CLONE_THREAD) and fork stay allowed; any namespace flag is refused.
+    # No new processes: no course code needs one, and a process the child started would
+    # outlive it if the grader itself were SIGKILLed (the zygote's kill-all never runs).
+    # Threads (CLONE_THREAD) stay allowed, bounded by RLIMIT_NPROC; namespace flags are not.
+    for name in ("fork", "vfork"):
+        if known(name):
+            filt.add_rule(eperm, name)
+    filt.add_rule(eperm, "clone", sc.Arg(0, sc.MASKED_EQ, _CLONE_THREAD, 0))
     for flag in _CLONE_NS_FLAGS:
         filt.add_rule(eperm, "clone", sc.Arg(0, sc.MASKED_EQ, flag, flag))
     # clone3 passes its flags in memory, out of seccomp's sight: ENOSYS makes glibc fall back to
