@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import ast
 import dataclasses
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Any
 
 import torch
@@ -463,6 +464,29 @@ def elementwise_inputs(
             if z.numel() >= 3:
                 z.view(-1)[:3] = torch.tensor([-1.0, 0.0, 1.0])
             yield z
+
+
+def agrees_elementwise(
+    student: Student,
+    reference: ModuleType,
+    expect: Expect,
+    function: str,
+    inputs: Iterable[torch.Tensor],
+    hint: str,
+    finite: bool = False,
+) -> None:
+    """The student's ``function(z)`` equals the reference's for each z of ``inputs``; with
+    ``finite``, a nan or inf gets its own message first."""
+    compare = expect.finite_and_close if finite else expect.close
+    for z in inputs:
+        about = expect.describe(z=z)
+        compare(
+            student.call(function, z, about=about).value,
+            getattr(reference, function)(z),
+            what=f"{function}(z)",
+            about=about,
+            hint=hint,
+        )
 
 
 def neuron_inputs(

@@ -5,7 +5,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-from grader.checking import elementwise_inputs, neuron_inputs, random_tensor
+from grader.checking import (
+    agrees_elementwise,
+    elementwise_inputs,
+    neuron_inputs,
+    random_tensor,
+)
 from grader.source_rules import forbidden_uses
 
 pytestmark = pytest.mark.ex1_forward
@@ -39,24 +44,14 @@ def _agrees_with_reference(student, reference, rng, expect, function, hint):
 
 
 def test_sigmoid_values(student, reference, rng, expect):
-    for z in elementwise_inputs(rng, SHAPES, scale=6.0):
-        about = expect.describe(z=z)
-        expect.close(
-            student.call("sigmoid", z, about=about).value,
-            reference.sigmoid(z),
-            what="sigmoid(z)",
-            about=about,
-            hint="σ(z) = 1 / (1 + e^(−z)), elementwise, in z's dtype",
-        )
+    inputs = elementwise_inputs(rng, SHAPES, scale=6.0)
+    hint = "σ(z) = 1 / (1 + e^(−z)), elementwise, in z's dtype"
+    agrees_elementwise(student, reference, expect, "sigmoid", inputs, hint)
 
 
 def test_sigmoid_stable_at_extremes(student, reference, expect):
-    for dtype in DTYPES:
-        z = torch.tensor(EXTREMES, dtype=dtype)
-        about = expect.describe(z=z)
-        got = student.call("sigmoid", z, about=about).value
-        expected = reference.sigmoid(z)
-        expect.finite_and_close(got, expected, what="sigmoid(z)", about=about, hint=STABLE_HINT)
+    inputs = (torch.tensor(EXTREMES, dtype=dtype) for dtype in DTYPES)
+    agrees_elementwise(student, reference, expect, "sigmoid", inputs, STABLE_HINT, finite=True)
 
 
 def test_sigmoid_gradient(student, reference, rng, expect):
