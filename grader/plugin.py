@@ -72,11 +72,13 @@ class GradingSession:
 
     def close(self, submission: Submission, sandbox: SubmissionSandbox) -> None:
         """All checks of ``submission`` have run: stop its sandbox and hand on its grade."""
-        if self.collect_figures:
-            self.figure_data[submission.student] = figures.collect(
-                sandbox, self.course, self.reference, self.exercises
-            )
-        sandbox.close()
+        try:
+            if self.collect_figures:
+                self.figure_data[submission.student] = figures.collect(
+                    sandbox, self.course, self.reference, self.exercises
+                )
+        finally:  # the zygote keeps the children the grader holds: always hand them back
+            sandbox.close()
         self.protections[submission.student] = sandbox.layers
         self.finish(submission)
 

@@ -322,7 +322,9 @@ class SubmissionSandbox:
             raise StudentError("missing_file", "FileNotFoundError", reason)
         if self.child is not None and self.child.alive and self.exercise == exercise:
             return self.child
-        # The new child first: the zygote then reaps the old one while this one works.
+        # The new child first: the zygote then reaps the old one while this one works. For
+        # those few milliseconds three children share the uid's process limit (old, new and
+        # the spare), which threads the old one left running count against too.
         fresh = self.zygote.spawn(limits, self.uid)
         self.close()
         self.child, self.exercise = fresh, exercise
