@@ -168,11 +168,11 @@ def _describe(
 ) -> dict[str, Any]:
     """Plain facts about an exception, with the submission's own traceback lines only."""
     message = str(error) or type(error).__name__
-    if kind is None and type(error) is NotImplementedError and not str(error):
-        # nbgrader's released stubs raise a bare NotImplementedError(): name the function
-        # as our stubs do.
-        message = _raised_in(error, sources) or message
     if kind is None:
+        if type(error) is NotImplementedError and not str(error):
+            # nbgrader's released stubs raise a bare NotImplementedError(): name the
+            # function as our stubs do.
+            message = _raised_in(error, sources) or message
         kind = _kind(error, message)
     if isinstance(error, SyntaxError) and error.filename in {f"{name}.py" for name in sources}:
         kind = "syntax"
