@@ -10,9 +10,9 @@ inputs, chosen once here so that every student of the assignment gets the same i
 
 from __future__ import annotations
 
-import zipfile
 from pathlib import Path
 
+from grader.archive import write_zip
 from grader.course import DEFAULT_ROOT, PACKAGE_DIR, Course, load_course
 from grader.errors import UsageError
 from grader.seeds import new_seed
@@ -23,8 +23,6 @@ SCRIPTS = ("setup.sh", "run_autograder")
 PROJECT_FILES = ("pyproject.toml", "constraints.txt")
 # The package's files: its modules and the hidden checks' pytest.ini; no caches, no scripts.
 PACKAGE_SUFFIXES = (".py", ".ini")
-# A fixed timestamp: the same sources and seed give the same zip, byte for byte.
-_TIMESTAMP = (1980, 1, 1, 0, 0, 0)
 
 
 def bundle_files(course: Course) -> dict[str, Path]:
@@ -55,23 +53,11 @@ def write_bundle(
     out: Path, files: dict[str, Path], seed: int, require_isolation: bool = False
 ) -> None:
     """Write the zip atomically; scripts are executable (Gradescope runs them directly)."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    partial = out.with_name(out.name + ".partial")
-    with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, path in files.items():
-            _add(archive, name, path.read_bytes(), executable=name in SCRIPTS)
-        _add(archive, "seed", f"{seed}\n".encode(), executable=False)
-        if require_isolation:  # run_autograder then passes --require-isolation
-            _add(archive, "require-isolation", b"", executable=False)
-    partial.replace(out)
-
-
-def _add(archive: zipfile.ZipFile, name: str, data: bytes, executable: bool) -> None:
-    info = zipfile.ZipInfo(name, date_time=_TIMESTAMP)
-    info.create_system = 3  # Unix: unzip then applies the permission bits below
-    info.external_attr = (0o100755 if executable else 0o100644) << 16
-    info.compress_type = zipfile.ZIP_DEFLATED
-    archive.writestr(info, data)
+    members = {name: path.read_bytes() for name, path in files.items()}
+    members["seed"] = f"{seed}\n".encode()
+    if require_isolation:  # run_autograder then passes --require-isolation
+        members["require-isolation"] = b""
+    write_zip(out, members, executable=frozenset(SCRIPTS))
 
 
 def main(
