@@ -2,7 +2,7 @@
 
 solutions/ is the single source. Each exercise file becomes a stub and a notebook; every
 other file there (the public self-checks, their conftest.py and pytest.ini) is copied as
-it is.
+it is; README.md and requirements.txt are made from course.yml (grader/kit.py).
 exercises/ holds exactly what this generates and nothing else, and is committed, so
 that students get it from the repository and a test can catch a stale copy.
 """
@@ -14,7 +14,8 @@ from pathlib import Path
 
 import nbformat
 
-from grader.course import Course, load_course
+from grader.course import Course, CourseError, load_course
+from grader.kit import kit_files
 from grader.notebooks import make_notebook
 from grader.stubs import make_stub
 
@@ -40,6 +41,10 @@ def generated_files(course: Course) -> dict[str, str]:
             files[f"{exercise.id}.ipynb"] = nbformat.writes(notebook) + "\n"
         else:
             files[name] = text
+    for name, text in kit_files(course).items():
+        if name in files:
+            raise CourseError(f"solutions/{name}: grader build writes exercises/{name} itself")
+        files[name] = text
     return files
 
 

@@ -1,6 +1,7 @@
 """Fixtures shared by our own tests."""
 
 import os
+import shutil
 
 # Before anything imports torch: test_isolation forks children after torch is loaded.
 os.environ.setdefault("OMP_THREAD_LIMIT", "1")
@@ -26,3 +27,12 @@ def sample_class(tmp_path_factory, course):
     done = run_grader("batch", str(folder), "--out", str(out), "--seed", str(SEED))
     assert done.returncode == 0, done.stderr
     return {"folder": folder, "out": out, "results": read_results(out), "stdout": done.stdout}
+
+
+@pytest.fixture
+def course_copy(tmp_path, course):
+    """A writable copy of the course, to build into."""
+    for name in ("course.yml", "solutions", "exercises"):
+        source = course.root / name
+        (shutil.copytree if source.is_dir() else shutil.copy)(source, tmp_path / name)
+    return load_course(tmp_path)

@@ -1,11 +1,8 @@
 """solutions/ → exercises/: strict markers, exact stubs, and no drift from what is committed."""
 
-import shutil
-
 import pytest
 
 from grader.build import generated_files, stale_files, write
-from grader.course import load_course
 from grader.regions import MarkerError, answer_regions
 from grader.stubs import make_stub
 from tests.helpers import ROOT, run_grader
@@ -101,15 +98,6 @@ def test_malformed_markers_name_file_and_line(source, line, words):
         answer_regions(source, "solutions/ex9.py")
     assert str(caught.value).startswith(f"solutions/ex9.py:{line}: ")
     assert words in str(caught.value)
-
-
-@pytest.fixture
-def course_copy(tmp_path, course):
-    """A writable copy of the course, to build into."""
-    for name in ("course.yml", "solutions", "exercises"):
-        source = course.root / name
-        (shutil.copytree if source.is_dir() else shutil.copy)(source, tmp_path / name)
-    return load_course(tmp_path)
 
 
 def test_build_rewrites_drifted_files_and_removes_strays(course_copy):
