@@ -30,6 +30,9 @@ def _parser() -> argparse.ArgumentParser:
         "--check", action="store_true", help="only check that exercises/ is up to date"
     )
 
+    handout = verbs.add_parser("handout", help="pack exercises/ as the students' kit, one .zip")
+    handout.add_argument("out", type=Path, metavar="KIT.zip", help="the .zip to write")
+
     grading = argparse.ArgumentParser(add_help=False)
     grading.add_argument(
         "--seed",
@@ -110,6 +113,10 @@ def main(argv: list[str] | None = None) -> int:
             from grader import build
 
             return build.main(args.course, check=args.check)
+        if args.verb == "handout":
+            from grader import handout
+
+            return handout.main(args.out, args.course)
         if args.verb == "grade":
             from grader import grade
 
