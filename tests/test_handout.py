@@ -163,6 +163,9 @@ def test_a_student_installs_the_kit_alone_and_the_self_checks_tell_the_truth(kit
     )
     assert done.returncode == 0, done.stdout + done.stderr
     print(f"venv: {created - started:.1f} s, pip install: {time.monotonic() - created:.1f} s")
+    # What the student has is what the kit runs with: not our checkout, not the grader.
+    done = _run([str(venv / "bin" / "python"), "-c", "import grader"], folder, environment)
+    assert "No module named 'grader'" in done.stderr, done.stderr
 
     pytest_command = [str(venv / "bin" / "pytest"), "-q"]
     stubs = _run(pytest_command, folder, environment)
