@@ -15,7 +15,7 @@ from typing import Any
 
 import jinja2
 
-from grader.course import DEFAULT_ROOT, PACKAGE_DIR, Course, Exercise, Limits
+from grader.course import DEFAULT_ROOT, PACKAGE_DIR, Course, CourseError, Exercise, Limits
 from grader.regions import answer_regions
 
 TEMPLATES_DIR = PACKAGE_DIR / "templates"
@@ -37,15 +37,16 @@ def kit_files(course: Course, project: Path = DEFAULT_ROOT / "pyproject.toml") -
     torch = _torch_pin(settings["dependencies"], project)
     python = re.search(r">=\s*(\d+\.\d+)", settings.get("requires-python", ""))
     if python is None:
-        raise ValueError(f"{project}: requires-python has no lower bound like '>=3.11'")
+        raise CourseError(f"{project}: requires-python has no lower bound like '>=3.11'")
     requirements = (torch, *OTHER_REQUIREMENTS)
+    exercises = [_exercise(exercise) for exercise in course.exercises]
     readme = (
         _environment()
         .get_template("exercises-README.md.j2")
         .render(
             course=course,
-            exercises=[_exercise(course, exercise) for exercise in course.exercises],
-            first=_first(course),
+            exercises=exercises,
+            first=exercises[0] | {"function": _first_function(course)},
             total_points=_points(course.max_points),
             python=python.group(1),
             torch_version=torch.removeprefix("torch=="),
@@ -66,12 +67,12 @@ def kit_files(course: Course, project: Path = DEFAULT_ROOT / "pyproject.toml") -
 def _torch_pin(dependencies: list[str], project: Path) -> str:
     """The project's own torch requirement, which must be an exact pin."""
     for requirement in dependencies:
-        if re.match(r"^torch\s*[=<>!~;\[]", requirement):
+        if re.match(r"\s*torch\b(?![.-])", requirement):
             pin = requirement.replace(" ", "")
             if not re.fullmatch(r"torch==\d+(\.\d+)*", pin):
-                raise ValueError(f"{project}: torch must be pinned exactly (torch==X.Y.Z): {pin}")
+                raise CourseError(f"{project}: torch must be pinned exactly (torch==X.Y.Z): {pin}")
             return pin
-    raise ValueError(f"{project}: no torch among the dependencies")
+    raise CourseError(f"{project}: no torch among the dependencies")
 
 
 def _environment() -> jinja2.Environment:
@@ -114,7 +115,7 @@ def _points(value: float) -> str:
     return f"{value:g}"
 
 
-def _exercise(course: Course, exercise: Exercise) -> dict[str, Any]:
+def _exercise(exercise: Exercise) -> dict[str, Any]:
     def total(visibility: str) -> tuple[int, str]:
         checks = [check for check in exercise.checks if check.visibility == visibility]
         return len(checks), _points(sum(check.points for check in checks))
@@ -150,14 +151,8 @@ def _limits(limits: Limits) -> str:
     )
 
 
-def _first(course: Course) -> dict[str, str]:
-    """The first exercise and its first function: the examples of commands and messages."""
+def _first_function(course: Course) -> str:
+    """The first exercise's first function to write: the example of a message."""
     exercise = course.exercises[0]
     source = (course.solutions_dir / exercise.file).read_text(encoding="utf-8")
-    regions = answer_regions(source, f"solutions/{exercise.file}")
-    return {
-        "id": exercise.id,
-        "file": exercise.file,
-        "notebook": f"{exercise.id}.ipynb",
-        "function": regions[0].function if regions else "",
-    }
+    return answer_regions(source, f"solutions/{exercise.file}")[0].function

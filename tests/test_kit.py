@@ -6,10 +6,12 @@ import re
 import sys
 import tomllib
 
+import pytest
 from packaging.requirements import Requirement
 
 from grader.build import generated_files, stale_files, write
-from grader.course import load_course
+from grader.course import CourseError, load_course
+from grader.kit import kit_files
 from tests.helpers import ROOT, run_grader
 
 # Modules that exist only on some systems: a kit importing one breaks on the others.
@@ -156,3 +158,12 @@ def test_a_solutions_file_named_like_a_kit_file_is_refused(course_copy, tmp_path
     done = run_grader("--course", str(tmp_path), "build")
     assert done.returncode == 2
     assert "solutions/README.md: grader build writes exercises/README.md itself" in done.stderr
+
+
+def test_a_torch_not_pinned_exactly_is_refused(course, tmp_path):
+    project = tmp_path / "pyproject.toml"
+    text = (ROOT / "pyproject.toml").read_text()
+    assert '"torch==2.13.0",' in text
+    project.write_text(text.replace('"torch==2.13.0",', '"torch>=2.13",'))
+    with pytest.raises(CourseError, match=r"torch must be pinned exactly .*: torch>=2.13$"):
+        kit_files(course, project)
