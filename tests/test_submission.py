@@ -206,7 +206,11 @@ def test_macosx_and_hidden_entries_are_ignored(tmp_path):
     )
     result = load(folder)
     assert result.sources == {"ex1_forward": "real = 1\n"}
-    assert result.notes == ()
+    assert result.notes == (
+        "skipped without reading: .git (git history), .hidden (hidden folder), "
+        ".ipynb_checkpoints (notebook backups), __MACOSX (macOS zip metadata), "
+        "hw/__MACOSX (macOS zip metadata)",
+    )
     assert "ex2_backward" in result.problems
 
 
@@ -402,6 +406,8 @@ def test_a_zip_with_nested_files_and_folder_entries(tmp_path, method):
     assert result.sources == {"ex1_forward": "top = 1\n", "ex2_backward": "deep = 2\n"}
     assert result.notes == (
         "ex1_forward: graded yuri/ex1_forward.py; also found yuri/hw/ex1_forward.py (ignored)",
+        "skipped without reading: __MACOSX (macOS zip metadata), "
+        "yuri/.ipynb_checkpoints (notebook backups)",
     )
 
 
@@ -420,6 +426,7 @@ def test_a_zip_with_windows_backslash_names(tmp_path):
     assert result.notes == (
         "ex2_backward: graded zoe/ex2_backward.py; also found zoe/deeper/still/ex2_backward.py "
         "(ignored)",
+        "skipped without reading: __MACOSX (macOS zip metadata)",
     )
 
 
@@ -721,3 +728,73 @@ def test_the_submission_carries_the_student_id(tmp_path):
     archive = make_zip(tmp_path / "walt2.zip", {"ex1_forward.py": ""})
     assert load(folder).student == "walt"
     assert load(archive).student == "walt2"
+
+
+# ---- folders that are never a submission --------------------------------------------------
+
+
+NEVER_SUBMITTED = {
+    "env/pyvenv.cfg": "home = /usr/bin\n",  # a virtual environment under any name
+    "env/ex1_forward.py": "venv copy\n",  # shallower than the real one: must not win
+    "hw/lib/site-packages/ex2_backward.py": "installed\n",
+    "node_modules/ex1_forward.py": "js\n",
+    "__pycache__/ex2_backward.py": "cache\n",
+} | {f"env/lib/junk{i}.py": "" for i in range(10)}
+
+
+def test_never_submitted_folders_are_skipped_unread_and_noted(tmp_path, monkeypatch):
+    monkeypatch.setattr(submission_module, "MAX_WALK_FILES", 5)  # the 14 skipped files don't count
+    folder = write(
+        tmp_path / "ada",
+        NEVER_SUBMITTED | {"hw/sub/ex1_forward.py": "real = 1\n", "hw/ex2_backward.py": "r = 2\n"},
+    )
+    result = load(folder)
+    assert result.sources == {"ex1_forward": "real = 1\n", "ex2_backward": "r = 2\n"}
+    assert result.notes == (
+        "skipped without reading: __pycache__ (Python cache), env (virtual environment), "
+        "hw/lib/site-packages (installed packages), node_modules (JavaScript packages)",
+    )
+
+
+def test_a_zip_skips_never_submitted_folders_before_counting(tmp_path, monkeypatch):
+    monkeypatch.setattr(submission_module, "MAX_ZIP_MEMBERS", 3)
+    archive = make_zip(
+        tmp_path / "bea.zip",
+        {f"bea/{name}": content for name, content in NEVER_SUBMITTED.items()}
+        | {"bea/hw/sub/ex1_forward.py": "real = 1\n", "bea/hw/ex2_backward.py": "r = 2\n"},
+    )
+    result = load(archive)
+    assert result.sources == {"ex1_forward": "real = 1\n", "ex2_backward": "r = 2\n"}
+    assert result.notes == (
+        "skipped without reading: bea/__pycache__ (Python cache), bea/env (virtual environment), "
+        "bea/hw/lib/site-packages (installed packages), bea/node_modules (JavaScript packages)",
+    )
+
+
+def test_a_folder_still_too_big_names_its_largest_folders(tmp_path, monkeypatch):
+    monkeypatch.setattr(submission_module, "MAX_WALK_FILES", 10)
+    files = {f"cy/data/{i}.csv": "" for i in range(8)} | {f"cy/runs/{i}.log": "" for i in range(4)}
+    files |= {
+        "cy/figs/a.png": "",
+        "cy/figs/b.png": "",
+        "cy/notes/n.txt": "",
+        "cy/ex1_forward.py": "",
+    }
+    result = load(write(tmp_path / "cal", files))
+    assert result.sources == {}
+    assert result.problems["ex1_forward"] == (
+        "the submission could not be read (ValueError: more than 10 files; the largest folders "
+        "are cy/data/ (8 files), cy/runs/ (4 files), cy/figs/ (2 files): remove them, hand in "
+        "only your exercise files)"
+    )
+
+
+def test_a_zip_still_too_big_names_its_largest_folders(tmp_path, monkeypatch):
+    monkeypatch.setattr(submission_module, "MAX_ZIP_MEMBERS", 10)
+    files = {f"data/{i}.csv": "" for i in range(8)} | {f"runs/{i}.log": "" for i in range(4)}
+    result = load(make_zip(tmp_path / "dee.zip", files | {"ex1_forward.py": ""}))
+    assert result.problems["ex1_forward"] == (
+        "the submission could not be read (ValueError: the zip holds more than 10 files; the "
+        "largest folders are data/ (8 files), runs/ (4 files): remove them, hand in only your "
+        "exercise files)"
+    )
