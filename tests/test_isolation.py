@@ -78,11 +78,7 @@ def _numpy_work() -> list[float]:
 
 
 def _warm() -> None:
-    """Do once here what the children will do: lazy imports happen before the fork.
-
-    The dropped uid cannot even open this interpreter's stdlib (beneath /root, mode 0700), so a
-    module not imported here is not importable in the child.
-    """
+    """Do once here what the children will do: lazy imports happen before the fork (speed)."""
     _train_step()
     _numpy_work()
     "localhost".encode("idna")  # socket.create_connection() imports this codec lazily
@@ -647,3 +643,129 @@ def test_readable_paths_leave_out_the_project_and_homes() -> None:
     venv = Path(sys.prefix).resolve()  # the interpreter's own tree may be anywhere, /tmp too
     outside_venv = [p for p in READABLE if p != venv and venv not in p.parents]
     assert not any(p == Path("/tmp") or Path("/tmp") in p.parents for p in outside_venv)
+
+
+# What a fresh interpreter of the grader's own can import: the standard library, and numpy,
+# matplotlib and torch with every submodule. `antigravity` is left out: importing it opens a web
+# browser (a new process), on the host too. Run in a subprocess so this module stays unpolluted.
+_HOST_IMPORTABLE = r"""
+import importlib, json, pkgutil, sys, warnings
+warnings.simplefilter("ignore")
+names = sorted(sys.stdlib_module_names - {"antigravity"})
+for package in ("numpy", "matplotlib", "torch"):
+    root = importlib.import_module(package)
+    names += sorted(
+        info.name for info in pkgutil.walk_packages(root.__path__, package + ".", onerror=id)
+    )
+importable = []
+for name in names:
+    try:
+        importlib.import_module(name)
+    except BaseException:
+        continue
+    importable.append(name)
+print(json.dumps(importable))
+"""
+
+
+@pytest.fixture(scope="module")
+def host_importable() -> list[str]:
+    done = subprocess.run(
+        [sys.executable, "-c", _HOST_IMPORTABLE], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    names = json.loads(done.stdout.splitlines()[-1])
+    assert {"pdb", "doctest", "sqlite3", "tracemalloc", "torch.nn", "numpy.linalg"} <= set(names)
+    return names
+
+
+def test_every_module_the_host_imports_imports_in_the_child(
+    scratch: Path, host_importable: list[str]
+) -> None:
+    """The interpreter may live where the dropped uid cannot look (pyenv under /root, 0700)."""
+    import importlib
+
+    def attack() -> dict[str, str]:
+        import warnings
+
+        warnings.simplefilter("ignore")
+        failures = {}
+        for name in host_importable:
+            try:
+                importlib.import_module(name)
+            except BaseException as exc:
+                failures[name] = f"{type(exc).__name__}: {exc}"[:200]
+        return failures
+
+    run = run_confined(
+        attack, scratch, timeout=300, cpu_seconds=240, memory_bytes=6 << 30, max_open_files=1024
+    )
+    assert run.error is None and not run.timed_out, run
+    assert run.result == {}, f"{len(run.result)} of {len(host_importable)} fail: {run.result}"
+
+
+def test_what_the_forbidden_modules_offer_still_fails(scratch: Path) -> None:
+    """Importing subprocess or socket works; starting a process or opening a socket does not."""
+
+    def attack() -> dict[str, str]:
+        import importlib
+
+        outcomes = {}
+        for name, act in (
+            ("subprocess", lambda m: m.run(["true"], check=False)),
+            ("socket", lambda m: m.socket(m.AF_INET, m.SOCK_STREAM)),
+            ("multiprocessing", lambda m: m.Process(target=print).start()),
+        ):
+            try:
+                act(importlib.import_module(name))
+                outcomes[name] = "allowed"
+            except OSError as exc:
+                outcomes[name] = errno.errorcode.get(exc.errno or 0, type(exc).__name__)
+        return outcomes
+
+    run = run_confined(attack, scratch)
+    assert run.error is None, run
+    if HOST["seccomp"].active:
+        assert run.result == {"subprocess": "EPERM", "socket": "EPERM", "multiprocessing": "EPERM"}
+
+
+@need("uid", "scratch")
+def test_revealing_the_interpreter_reveals_nothing_else_beside_it(scratch: Path) -> None:
+    """Only the readable trees come back beneath a directory the uid could not traverse."""
+    from grader.sandbox.isolation import unsearchable_ancestor
+
+    tops = sorted({top for p in READABLE if (top := unsearchable_ancestor(p, UID)) is not None})
+    if not tops:
+        pytest.skip("every readable tree is already reachable by the sandbox uid")
+    secrets = []
+    for top in tops:
+        secret = top / f".test-isolation-secret-{os.getpid()}"
+        secret.write_text("the grader's own file")
+        secret.chmod(0o644)  # file modes alone would let anyone who reaches it read it
+        secrets.append(secret)
+    try:
+
+        def attack() -> dict[str, Any]:
+            outcome: dict[str, Any] = {}
+            for secret in secrets:
+                try:
+                    outcome[str(secret)] = secret.read_text()
+                except OSError as exc:
+                    outcome[str(secret)] = type(exc).__name__
+                try:  # Landlock refuses the listing; without it, the tmpfs shows only the trees
+                    outcome[f"listing {secret.parent}"] = sorted(os.listdir(secret.parent))
+                except OSError as exc:
+                    outcome[f"listing {secret.parent}"] = type(exc).__name__
+            return outcome
+
+        run = run_confined(attack, scratch)
+    finally:
+        for secret in secrets:
+            secret.unlink()
+    assert run.error is None, run
+    for top, secret in zip(tops, secrets, strict=True):
+        assert run.result[str(secret)] in ("FileNotFoundError", "PermissionError"), run
+        listing = run.result[f"listing {secret.parent}"]
+        if listing != "PermissionError":
+            revealed = {p.relative_to(top).parts[0] for p in READABLE if top in p.parents}
+            assert set(listing) <= revealed, listing

@@ -32,6 +32,7 @@ import os
 import resource
 import signal
 import site
+import stat
 import sys
 import sysconfig
 import tempfile
@@ -108,7 +109,7 @@ _PR_GET_NO_NEW_PRIVS = 39
 _PR_SET_NO_NEW_PRIVS = 38
 _CLONE_NEWNET = 0x40000000
 _CLONE_NEWNS = 0x00020000
-_MS_NOSUID, _MS_NODEV, _MS_REC, _MS_PRIVATE = 2, 4, 1 << 14, 1 << 18
+_MS_NOSUID, _MS_NODEV, _MS_BIND, _MS_REC, _MS_PRIVATE = 2, 4, 1 << 12, 1 << 14, 1 << 18
 _libc.mount.argtypes = [
     ctypes.c_char_p,
     ctypes.c_char_p,
@@ -266,6 +267,55 @@ def _mount_scratch(c: Confinement) -> None:
     options = f"size={c.scratch_bytes},mode=0700,uid={owner},gid={owner}".encode()
     if _libc.mount(b"tmpfs", str(c.scratch).encode(), b"tmpfs", _MS_NOSUID | _MS_NODEV, options):
         raise _errno_error("mounting a tmpfs over scratch")
+
+
+def unsearchable_ancestor(path: Path, uid: int) -> Path | None:
+    """The topmost directory above `path` that `uid` (no groups, gid == uid) cannot traverse."""
+    for ancestor in reversed(path.parents):
+        st = os.stat(ancestor)
+        if st.st_uid == uid:
+            allowed = st.st_mode & stat.S_IXUSR
+        elif st.st_gid == uid:
+            allowed = st.st_mode & stat.S_IXGRP
+        else:
+            allowed = st.st_mode & stat.S_IXOTH
+        if not allowed:
+            return ancestor
+    return None
+
+
+def _reveal_readable(c: Confinement, uid: int) -> None:
+    """Make the readable trees reachable by `uid` without opening anything else to it.
+
+    A pyenv interpreter lives under /root (mode 0700): after the uid drop the child could import
+    only what the zygote had imported. In the child's own mount namespace, an empty tmpfs covers
+    each directory the uid cannot traverse (hiding all it held), and only the readable trees
+    beneath it are bind-mounted back at their own paths: sys.path is unchanged, nothing else of
+    /root becomes visible, and Landlock still confines reads to the same trees.
+    """
+    hidden: dict[Path, list[Path]] = {}
+    for path in (*c.readable, c.scratch):
+        if path.exists() and (top := unsearchable_ancestor(path, uid)) is not None:
+            hidden.setdefault(top, []).append(path)
+    for top, paths in hidden.items():
+        # O_PATH handles taken before the tmpfs hides the originals; mounted from /proc/self/fd.
+        fds = [os.open(path, os.O_PATH | os.O_CLOEXEC) for path in paths]
+        try:
+            if _libc.mount(b"tmpfs", str(top).encode(), b"tmpfs", _MS_NOSUID | _MS_NODEV,
+                           b"size=64k,mode=0711"):  # fmt: skip
+                raise _errno_error(f"mounting an empty tmpfs over {top}")
+            for path, fd in zip(paths, fds, strict=True):
+                os.makedirs(path.parent, mode=0o711, exist_ok=True)
+                if os.path.isdir(fd):
+                    os.makedirs(path, mode=0o711, exist_ok=True)
+                else:
+                    path.touch(mode=0o600, exist_ok=True)
+                source = f"/proc/self/fd/{fd}".encode()
+                if _libc.mount(source, str(path).encode(), None, _MS_BIND | _MS_REC, None):
+                    raise _errno_error(f"bind-mounting {path} back under {top}")
+        finally:
+            for fd in fds:
+                os.close(fd)
 
 
 def _netns_layer(status: dict[str, str]) -> Layer:
@@ -622,8 +672,12 @@ def confine(c: Confinement) -> tuple[Layer, ...]:
 
     # 2b. scratch: a tmpfs of its own, before Landlock opens the scratch path for its rules.
     layers["scratch"] = scratch = _scratch_layer(status, c.scratch_bytes)
+    can_drop = _has_cap(status, _CAP_SETUID) and _has_cap(status, _CAP_SETGID)
+    dropping = c.uid is not None and can_drop
     if scratch.active:
         _mount_scratch(c)
+        if dropping and c.uid is not None:
+            _reveal_readable(c, c.uid)
 
     # 6a. Landlock ruleset, built while we can still open every readable path.
     abi, why = _landlock_abi()
@@ -631,8 +685,6 @@ def confine(c: Confinement) -> tuple[Layer, ...]:
     try:
         # 3. rlimits (lowering needs no privilege; done before the drop so nothing is ever unlimited
         #    under the student's uid).
-        can_drop = _has_cap(status, _CAP_SETUID) and _has_cap(status, _CAP_SETGID)
-        dropping = c.uid is not None and can_drop
         _set_rlimits(c, status)
         layers["rlimits"] = Layer("rlimits", True, _rlimit_detail(nproc_enforced=dropping))
         _prepare_environment(c.scratch)

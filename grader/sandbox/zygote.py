@@ -39,9 +39,9 @@ from grader.sandbox import child, isolation, watch
 
 _PR_SET_PDEATHSIG = 1
 _PR_SET_CHILD_SUBREAPER = 36
-# Modules a submission may reasonably import. A child that dropped to another uid may be
-# unable to read the interpreter's files (pyenv lives under /root, mode 0700), so what it
-# can import is what the zygote imported.
+# Imported once here so that every child inherits them ready (speed). Any other module of the
+# interpreter still imports in the child; only on a host that can drop the uid but has no mount
+# namespace to reveal an interpreter the uid cannot reach (pyenv under /root) is this the list.
 PRELOADED = (
     # the standard library a course exercise may reasonably use
     "abc", "array", "bisect", "collections", "copy", "dataclasses", "decimal", "enum",
