@@ -107,32 +107,13 @@ class Student:
                 )
             ) from None
 
-    def function_node(self, name: str) -> ast.FunctionDef | None:
-        """The student's function ``name``, parsed (never run) in the trusted process."""
-        tree = self.syntax_tree()
-        for node in tree.body if tree else ():
-            if isinstance(node, ast.FunctionDef) and node.name == name:
-                return node
-        return None
-
-    def defaults(self, name: str) -> dict[str, Any] | None:
-        """Literal default values of function ``name``'s parameters, read from the source."""
-        node = self.function_node(name)
-        if node is None:
-            return None
-        arguments = node.args
-        positional = [*arguments.posonlyargs, *arguments.args]
-        with_default = positional[len(positional) - len(arguments.defaults) :]
-        pairs = list(zip(with_default, arguments.defaults, strict=True))
-        keyword_only = zip(arguments.kwonlyargs, arguments.kw_defaults, strict=True)
-        pairs += [(argument, default) for argument, default in keyword_only if default is not None]
-        found = {}
-        for argument, default in pairs:
-            try:
-                found[argument.arg] = ast.literal_eval(default)
-            except (ValueError, SyntaxError, TypeError, RecursionError):
-                found[argument.arg] = ast.unparse(default)
-        return found
+    def defaults(self, function: str) -> dict[str, Any]:
+        """``function``'s parameter defaults as Python evaluated them (read in the sandbox)."""
+        about = f"the signature of {function}"
+        reply = self.probe(
+            "parameter_defaults", {"function": function}, function=function, about=about
+        )
+        return reply.result["defaults"]
 
     def syntax_tree(self) -> ast.Module | None:
         if self.source is None:

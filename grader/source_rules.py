@@ -67,20 +67,31 @@ def forbidden_uses(
         if via_attribute:
             pending.extend(methods.get(name, []))
 
+    def own_class(base: ast.expr, global_names: set[ast.Name]) -> bool:
+        """`base` names a class of this file that inherits nothing, so `base.sigmoid` is the
+        student's own (reached, and read, like any other definition)."""
+        sources = bindings.get(base.id, []) if isinstance(base, ast.Name) else []
+        return (
+            base in global_names
+            and bool(sources)
+            and all(isinstance(c, ast.ClassDef) and not (c.bases or c.keywords) for c in sources)
+        )
+
     reach(function)
     while pending:
         node = pending.pop()
+        global_names = set(_global_reads(node))
         for sub in ast.walk(node):
             if isinstance(sub, ast.Attribute):
-                if sub.attr in attributes:
+                if sub.attr in attributes and not own_class(sub.value, global_names):
                     found.append(ast.unparse(sub))
                 reach(sub.attr, via_attribute=True)
             elif isinstance(sub, ast.Constant) and sub.value in attributes:
                 found.append(repr(sub.value))  # getattr(torch, "sigmoid")
             elif isinstance(sub, ast.Import | ast.ImportFrom):
                 found += _forbidden_imports(sub, attributes, modules)
-        for name in _global_reads(node):
-            reach(name)
+        for name in global_names:
+            reach(name.id)
     return sorted(set(found))
 
 
@@ -177,19 +188,20 @@ def _bound_names(scope: ast.AST) -> set[str]:
     return names - declared
 
 
-def _global_reads(node: ast.AST, local: frozenset[str] = frozenset()) -> set[str]:
-    """Names that `node`, evaluated where `local` names are bound, resolves in the module.
+def _global_reads(node: ast.AST, local: frozenset[str] = frozenset()) -> list[ast.Name]:
+    """The name nodes in `node`, evaluated where `local` names are bound, that the module
+    resolves.
 
     A class body's own names are not treated as bound (its methods cannot see them, and
     counting them global only makes the search follow more)."""
-    reads: set[str] = set()
+    reads: list[ast.Name] = []
     for sub in _own_nodes([node]):
         if isinstance(sub, _SCOPES):
             inner = local if isinstance(sub, ast.ClassDef) else local | _bound_names(sub)
             for part in _body(sub):
-                reads |= _global_reads(part, frozenset(inner))
+                reads += _global_reads(part, frozenset(inner))
         elif isinstance(sub, ast.Name) and sub.id not in local:
-            reads.add(sub.id)
+            reads.append(sub)
     return reads
 
 

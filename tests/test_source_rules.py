@@ -158,6 +158,38 @@ backward = make()
 }
 
 
+SIGMOIDS = frozenset({"sigmoid", "sigmoid_", "expit", "Sigmoid"})
+OWN_CLASS = """
+import torch
+class Neuron:
+    @staticmethod
+    def sigmoid(z):
+        return 1 / (1 + torch.exp(-z))
+"""
+CALLS_NEURON = "def sigmoid(z):\n    return Neuron.sigmoid(z)\n"
+SIGMOID_CASES = {
+    "a class of its own with a method named sigmoid": (OWN_CLASS + CALLS_NEURON, False),
+    "the class's method uses the built-in": (
+        OWN_CLASS.replace("1 / (1 + torch.exp(-z))", "torch.sigmoid(z)") + CALLS_NEURON, True
+    ),
+    "a class attribute aliases the built-in": (
+        "import torch\nclass Neuron:\n    sigmoid = torch.sigmoid\n" + CALLS_NEURON, True
+    ),
+    "a subclass of Tensor": ("import torch\nclass Neuron(torch.Tensor):\n    pass\n" + CALLS_NEURON,
+                             True),
+    "a parameter shadows the class": (
+        OWN_CLASS + "def sigmoid(z, Neuron=torch):\n    return Neuron.sigmoid(z)\n", True
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", SIGMOID_CASES)
+def test_own_methods_named_like_a_builtin(name: str) -> None:
+    source, convicted = SIGMOID_CASES[name]
+    uses = forbidden_uses(ast.parse(source), "sigmoid", SIGMOIDS)
+    assert bool(uses) == convicted, uses
+
+
 def _uses(source: str) -> list[str]:
     return forbidden_uses(ast.parse(textwrap.dedent(source)), "backward", AUTOGRAD, MODULES)
 

@@ -11,6 +11,8 @@ sides build exactly the same modules.
 
 from __future__ import annotations
 
+import inspect
+import numbers
 from collections.abc import Callable
 from typing import Any
 
@@ -43,6 +45,25 @@ def call(module: Any, function: str, args: list[Any], kwargs: dict[str, Any]) ->
     """Call a function; report its value and the arguments as they are afterwards."""
     value = _function(module, function)(*args, **kwargs)
     return {"value": value, "args": args, "kwargs": kwargs}
+
+
+def parameter_defaults(module: Any, function: str) -> dict[str, Any]:
+    """The default of each parameter of a function, as Python evaluated it (so ``lr=LR`` with
+    ``LR = 0.1`` is 0.1): numbers, strings and None as they are, anything else as its repr."""
+    defaults: dict[str, Any] = {}
+    for name, parameter in inspect.signature(_function(module, function)).parameters.items():
+        value = parameter.default
+        if value is inspect.Parameter.empty:
+            continue
+        if isinstance(value, bool) or value is None:
+            defaults[name] = bool(value) if value is not None else None
+        elif isinstance(value, numbers.Integral):
+            defaults[name] = int(value)
+        elif isinstance(value, numbers.Real):
+            defaults[name] = float(value)
+        else:
+            defaults[name] = (str(value) if isinstance(value, str) else repr(value))[:200]
+    return {"defaults": defaults}
 
 
 def call_watching_rng(
@@ -308,6 +329,7 @@ PROBES: dict[str, Callable[..., dict[str, Any]]] = {
         call,
         call_watching_rng,
         call_with_gradients,
+        parameter_defaults,
         count_parameters,
         describe_network,
         network_forward_backward,
@@ -328,6 +350,7 @@ RESULT_TYPES: dict[str, dict[str, type]] = {
         "global_rng_changed": bool,
     },
     "call_with_gradients": {"value": object, "grads": list},
+    "parameter_defaults": {"defaults": dict},
     "count_parameters": {"value": object},
     "describe_network": {"is_module": bool, "layers": dict, "parameters": list},
     "network_forward_backward": {"value": object, "grads": dict},
