@@ -22,6 +22,7 @@ from typing import IO, Any
 
 from grader.course import load_course
 from grader.errors import UsageError, WorkerFailed
+from grader.escaping import terminal_text
 from grader.seeds import new_seed
 from grader.submission import student_id
 from grader.writers import grades_csv
@@ -76,7 +77,7 @@ def main(
         raise UsageError(f"--jobs {jobs}: give at least 1")
     paths, warnings = find_submissions(submissions)
     for warning in warnings:
-        print(f"warning: {warning}", file=sys.stderr)
+        print(terminal_text(f"warning: {warning}"), file=sys.stderr)
     todo = [p for p in paths if force or not (out / student_id(p) / "results.json").is_file()]
     seed = new_seed() if seed is None else seed
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(todo)))
@@ -107,7 +108,7 @@ def main(
     rate = f", {elapsed / len(todo):.2f} s per submission" if todo else ""
     print(f"graded {len(todo)} in {elapsed:.1f} s{rate}; grades in {out / 'grades.csv'}")
     for warning in warnings:
-        print(f"warning: {warning}")
+        print(terminal_text(f"warning: {warning}"))
     return 0
 
 
@@ -196,9 +197,10 @@ class _Progress:
         elapsed = time.perf_counter() - self.started
         left = elapsed / self.done * (self.total - self.done)
         bar = "#" * (30 * self.done // self.total)
+        student = terminal_text(str(message["graded"]))
         text = (
             f"[{bar:<30}] {self.done}/{self.total}  {elapsed:.0f} s, ~{left:.0f} s left  "
-            f"{message['graded']}: {message['score']:g}/{message['max_score']:g}"
+            f"{student}: {message['score']:g}/{message['max_score']:g}"
         )
         if self.tty:
             self.stream.write("\r" + text[:120].ljust(120))

@@ -9,6 +9,7 @@ from pathlib import Path
 from grader import __version__
 from grader.course import CourseError
 from grader.errors import IsolationMissing, UsageError, WorkerFailed
+from grader.escaping import terminal_text
 from grader.regions import MarkerError
 
 
@@ -156,6 +157,6 @@ def main(argv: list[str] | None = None) -> int:
 
             return gradescope.main(args.out, args.course, args.seed, args.require_isolation)
     except (CourseError, MarkerError, UsageError, IsolationMissing, WorkerFailed) as error:
-        print(f"grader: {error}", file=sys.stderr)
+        print(terminal_text(f"grader: {error}"), file=sys.stderr)
         return 2
     raise AssertionError(f"unhandled verb {args.verb}")

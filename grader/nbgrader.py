@@ -26,6 +26,7 @@ from nbformat import NotebookNode
 from traitlets import Integer, Unicode
 
 from grader.course import Course, load_course
+from grader.escaping import terminal_text
 from grader.notebooks import make_notebook
 from grader.seeds import new_seed
 from grader.submission import Submission, notebook_source
@@ -130,7 +131,8 @@ def _outputs(check: Any) -> list[NotebookNode]:
     elif check.status == "passed":
         text, points = f"passed: {check.title}\n", check.score
     else:
-        text, points = f"failed: {check.feedback.text()}\n", 0.0
+        # nbconvert renders ANSI codes in stream output as styled HTML: show them, never obey
+        text, points = f"failed: {terminal_text(check.feedback.text())}\n", 0.0
     return [
         nbformat.v4.new_output("stream", name="stdout", text=text),
         nbformat.v4.new_output("execute_result", data={"text/plain": f"{points:g}"}),

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from html import escape  # markdown passes HTML through: a message must not become markup
 
 from grader.course import Course
+from grader.escaping import markdown_code_block, markdown_text
 
 
 @dataclass(frozen=True)
@@ -33,12 +33,10 @@ class Feedback:
 
     def markdown(self) -> str:
         """Markdown (Gradescope's md format); the submission's own text stays in code blocks."""
-        lines = [f"**{escape(self.summary)}**", ""]
-        lines += [f"- **{label}:** {escape(value)}" for label, value in self.facts()]
-        fence = "`" * 3
+        lines = [f"**{markdown_text(self.summary)}**", ""]
+        lines += [f"- **{label}:** {markdown_text(value)}" for label, value in self.facts()]
         for label, value in self.blocks():
-            body = value.rstrip().replace(fence, "'" * 3)  # cannot close the block early
-            lines += ["", f"{label}:", fence + "text", body, fence]
+            lines += ["", f"{label}:", markdown_code_block(value)]
         return "\n".join(lines)
 
     def text(self) -> str:

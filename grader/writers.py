@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from grader.course import Course
+from grader.escaping import csv_cell, markdown_text, terminal_text
 from grader.results import Grade
 
 
@@ -43,7 +44,8 @@ def results_json(grade: Grade) -> dict[str, Any]:
     return {
         "score": grade.score,
         "execution_time": round(grade.seconds, 3),
-        "output": summary(grade),
+        "output": "  \n".join(markdown_text(line) for line in summary(grade).splitlines()),
+        "output_format": "md",
         "visibility": "visible",
         "stdout_visibility": "hidden",
         "extra_data": {
@@ -108,7 +110,7 @@ def terminal_table(grade: Grade) -> str:
             lines.append(line)
     lines.append(f"\ntotal {_points(grade.score)}/{_points(grade.max_score)}")
     lines += [f"note: {note}" for note in grade.notes]
-    return "\n".join(lines)
+    return terminal_text("\n".join(lines))
 
 
 def grades_csv(course: Course, results: list[dict[str, Any]]) -> str:
@@ -123,7 +125,7 @@ def grades_csv(course: Course, results: list[dict[str, Any]]) -> str:
             per_exercise[test["tags"][0]] = per_exercise.get(test["tags"][0], 0.0) + test["score"]
         writer.writerow(
             [
-                result["extra_data"]["student"],
+                csv_cell(result["extra_data"]["student"]),
                 *(_points(per_exercise[i]) for i in ids),
                 _points(result["score"]),
             ]
