@@ -1,6 +1,7 @@
 # The two commands of the README:
 #   make demo   set up, build the stubs, self-check the solutions, grade a sample class
 #   make test   set up, then run the whole test suite
+#   make check  the fast loop between edits: lint and the tests not marked slow
 # Everything is installed into .venv from constraints.txt (torch pinned to the CPU build).
 
 PYTHON ?= python3.11
@@ -8,7 +9,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 DEMO := demo-out
 
-.PHONY: setup browser demo test clean
+.PHONY: setup browser demo test check clean
 
 setup: $(VENV)/.installed
 
@@ -41,6 +42,10 @@ test: setup browser
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m pytest
+
+check: setup
+	$(PY) -m ruff check .
+	$(PY) -m pytest -q -m "not slow"
 
 clean:
 	rm -rf $(VENV) $(DEMO)

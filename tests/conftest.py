@@ -36,3 +36,21 @@ def course_copy(tmp_path, course):
         source = course.root / name
         (shutil.copytree if source.is_dir() else shutil.copy)(source, tmp_path / name)
     return load_course(tmp_path)
+
+
+# The fast loop (`make check`) leaves out what grades whole classes, installs environments,
+# drives a browser or imports every module: the one list of what is slow (modules, or
+# module::test).
+SLOW = frozenset(
+    {"test_hostile", "test_fair", "test_nbgrader", "test_handout", "test_kit",
+     "test_bulky_submissions", "test_inert_text", "test_feedback", "test_gradescope",
+     "test_grading", "test_malformed", "test_public_checks",
+     "test_isolation::test_every_module_the_host_imports_imports_in_the_child"}
+)  # fmt: skip
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        module = item.module.__name__.rsplit(".", 1)[-1]
+        if module in SLOW or f"{module}::{item.originalname}" in SLOW:
+            item.add_marker(pytest.mark.slow)
