@@ -55,8 +55,8 @@ def parameter_defaults(module: Any, function: str) -> dict[str, Any]:
         value = parameter.default
         if value is inspect.Parameter.empty:
             continue
-        if isinstance(value, bool) or value is None:
-            defaults[name] = bool(value) if value is not None else None
+        if value is None or isinstance(value, bool):
+            defaults[name] = value
         elif isinstance(value, numbers.Integral):
             defaults[name] = int(value)
         elif isinstance(value, numbers.Real):
