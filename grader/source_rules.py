@@ -236,9 +236,7 @@ def _module_bindings(tree: ast.Module) -> dict[str, list[ast.AST]]:
                 parts += [c.pattern for c in getattr(statement, "cases", [])]
             else:
                 parts = [statement]
-            names, _ = _stores(parts)
-            if isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-                names.add(statement.name)
+            names, _ = _stores(parts)  # a definition's own node binds its name
             for name in names:
                 bindings.setdefault(name, []).extend(parts)
             for block in blocks:

@@ -84,6 +84,11 @@ def _main_block(name: str, source: str) -> str:
     return source + f'\n\nif __name__ == "__main__":\n    {demo}\n'
 
 
+def _appended(file: str, text: str) -> Callable[[str, str], str]:
+    """An edit that adds ``text`` at the end of ``file`` only."""
+    return lambda name, source: source + text if name == file else source
+
+
 def _after_imports(source: str, text: str) -> str:
     """``text`` inserted after the module's first import line."""
     match = re.search(r"^(import |from )", source, flags=re.M)
@@ -98,6 +103,51 @@ def _constants_for_defaults(name: str, source: str) -> str:
     assert signature in source
     source = source.replace(signature, "n_epochs=N_EPOCHS, lr=LEARNING_RATE")
     return _after_imports(source, "N_EPOCHS = 100\nLEARNING_RATE = 1e-1\n\n")
+
+
+def _prints_per_epoch(name: str, source: str) -> str:
+    marker = "        losses.append(loss.item())\n"
+    return source.replace(marker, marker + '        print("epoch loss", losses[-1])\n')
+
+
+_PLOT_AT_IMPORT = """
+
+import matplotlib.pyplot as plt
+
+_x, _y = make_data()
+_x_train, _y_train, _x_test, _y_test = train_test_split(_x, _y)
+_model = make_model()
+train(_model, _x_train, _y_train, n_epochs=20)
+plot_predictions(_model, _x_test, _y_test)
+plt.plot([0, 1], [0, 1])
+plt.savefig("predictions.png")
+plt.show()
+"""
+
+_NEURON = '''
+
+class Neuron:
+    """The neuron as a class, though functions would do."""
+
+    @staticmethod
+    def sigmoid(z):
+        positive = 1 / (1 + torch.exp(-z.clamp(min=0)))
+        e = torch.exp(z.clamp(max=0))
+        return torch.where(z >= 0, positive, e / (1 + e))
+
+    @staticmethod
+    def forward(x1, x2, w1, w2, w3, b=1.0):
+        return Neuron.sigmoid(weighted_sum(x1, x2, w1, w2, w3, b))
+'''
+
+_ACTIVATE = """
+
+import torch.nn.functional as F
+
+
+def _activate(t, layer=None):
+    return F.relu(t)
+"""
 
 
 FAIR: tuple[Fair, ...] = (
@@ -343,8 +393,8 @@ def _count(parameters):
     Fair("thousand_prints", "a thousand lines printed at import, one per epoch in train",
          edit=lambda name, source: _prints_per_epoch(name, source)
          + "\nfor _line in range(1000):\n    print('debug line', _line)\n"),
-    Fair("plot_at_import", "ex4 trains and draws its plot when imported", edit=lambda name, source:
-         source + _PLOT_AT_IMPORT if name == "ex4_training.py" else source),
+    Fair("plot_at_import", "ex4 trains and draws its plot when imported",
+         edit=_appended("ex4_training.py", _PLOT_AT_IMPORT)),
     Fair(
         "classes",
         "answers delegated to a class of static methods named like the functions",
@@ -356,7 +406,7 @@ def _count(parameters):
                 return Neuron.forward(x1, x2, w1, w2, w3, b)
             """,
         },
-        edit=lambda name, source: source + _NEURON if name == "ex1_forward.py" else source,
+        edit=_appended("ex1_forward.py", _NEURON),
     ),
     Fair(
         "relu_helper",
@@ -366,7 +416,7 @@ def _count(parameters):
                 return self.fc2(_activate(self.fc1(x), self.non_linearity_fc1))
             """,
         },
-        edit=lambda name, source: source + _ACTIVATE if name == "ex3_module.py" else source,
+        edit=_appended("ex3_module.py", _ACTIVATE),
     ),
     Fair(
         "numpy_roundtrip",
@@ -392,51 +442,6 @@ def _count(parameters):
         },
     ),
 )  # fmt: skip
-
-
-def _prints_per_epoch(name: str, source: str) -> str:
-    marker = "        losses.append(loss.item())\n"
-    return source.replace(marker, marker + '        print("epoch loss", losses[-1])\n')
-
-
-_PLOT_AT_IMPORT = """
-
-import matplotlib.pyplot as plt
-
-_x, _y = make_data()
-_x_train, _y_train, _x_test, _y_test = train_test_split(_x, _y)
-_model = make_model()
-train(_model, _x_train, _y_train, n_epochs=20)
-plot_predictions(_model, _x_test, _y_test)
-plt.plot([0, 1], [0, 1])
-plt.savefig("predictions.png")
-plt.show()
-"""
-
-_NEURON = '''
-
-class Neuron:
-    """The neuron as a class, though functions would do."""
-
-    @staticmethod
-    def sigmoid(z):
-        positive = 1 / (1 + torch.exp(-z.clamp(min=0)))
-        e = torch.exp(z.clamp(max=0))
-        return torch.where(z >= 0, positive, e / (1 + e))
-
-    @staticmethod
-    def forward(x1, x2, w1, w2, w3, b=1.0):
-        return Neuron.sigmoid(weighted_sum(x1, x2, w1, w2, w3, b))
-'''
-
-_ACTIVATE = """
-
-import torch.nn.functional as F
-
-
-def _activate(t, layer=None):
-    return F.relu(t)
-"""
 
 
 NOTEBOOK_HABITS = (
