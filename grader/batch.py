@@ -23,6 +23,8 @@ from typing import IO, Any
 from grader.course import load_course
 from grader.errors import UsageError, WorkerFailed
 from grader.escaping import terminal_text
+from grader.sandbox.isolation import host_layers, reduced_isolation
+from grader.sandbox.launch import refuse_without_isolation
 from grader.seeds import new_seed
 from grader.submission import student_id
 from grader.writers import grades_csv
@@ -85,6 +87,10 @@ def main(
         f"{len(paths)} submissions, {len(paths) - len(todo)} already graded, {len(todo)} to grade "
         f"with {jobs} worker(s), seed {seed} (rerun with --seed {seed} --force to reproduce)"
     )
+    layers = [layer.__dict__ for layer in host_layers(want_uid=True)]  # the workers' zygotes'
+    refuse_without_isolation(require_isolation, layers)
+    if notice := reduced_isolation(layers):
+        print(terminal_text(f"grader: {notice}"), file=sys.stderr)
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     if todo:

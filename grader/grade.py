@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from grader.course import load_course
 from grader.errors import UsageError
+from grader.escaping import terminal_text
+from grader.sandbox.isolation import reduced_isolation
 from grader.sandbox.launch import start_zygote
 from grader.seeds import new_seed
 from grader.submission import load_submission
@@ -32,6 +35,8 @@ def main(
     print(f"grading {submission} with seed {seed} (rerun with --seed {seed} to reproduce)")
     loaded = load_submission(submission, [e.id for e in course.exercises])
     with sandbox(require_isolation, started) as zygote:
+        if notice := reduced_isolation(zygote.host_layers):
+            print(terminal_text(f"grader: {notice}"), file=sys.stderr)
         [grade] = grade_submissions(
             course, [loaded], seed, zygote, exercises, figures=feedback is not None
         )

@@ -10,21 +10,16 @@ from contextlib import contextmanager
 import torch
 
 from grader.course import Course
-from grader.errors import IsolationMissing
 from grader.plugin import GradingSession, run_checks
 from grader.results import Grade
 from grader.sandbox.client import Zygote
-from grader.sandbox.launch import ZygoteProcess
+from grader.sandbox.launch import ZygoteProcess, refuse_without_isolation
 from grader.submission import Submission
 
-# Children run under a uid of their own when the grader is root: derived from this
+# Children run under a uid of their own when the grader may drop to one: derived from this
 # process's pid, so that graders running side by side never share one (pids stay below
 # 2**22, uids go to 2**32).
 _UID_BASE = 200_000
-
-
-def missing_layers(layers: list[dict[str, object]]) -> list[str]:
-    return [f"{layer['name']} ({layer['detail']})" for layer in layers if not layer["active"]]
 
 
 def warm_up() -> None:
@@ -44,11 +39,7 @@ def sandbox(
     zygote = Zygote(started)
     try:
         warm_up()
-        if require_isolation and missing_layers(zygote.host_layers):
-            raise IsolationMissing(
-                "refusing to grade (--require-isolation): this host lacks "
-                + "; ".join(missing_layers(zygote.host_layers))
-            )
+        refuse_without_isolation(require_isolation, zygote.host_layers)
         yield zygote
     finally:
         zygote.close()
@@ -83,7 +74,7 @@ def grade_submissions(
         exercises=exercises or [exercise.id for exercise in course.exercises],
         seed=seed,
         zygote=zygote,
-        uid=_UID_BASE + os.getpid() if os.geteuid() == 0 else None,
+        uid=_UID_BASE + os.getpid(),
         on_grade=collect,
         host_layers=zygote.host_layers,
         collect_figures=figures,

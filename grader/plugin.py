@@ -27,6 +27,7 @@ from grader.checking import CheckFailure
 from grader.course import Course
 from grader.results import Feedback, Grade, Outcome, score
 from grader.sandbox.client import SubmissionSandbox, Zygote
+from grader.sandbox.isolation import reduced_isolation
 from grader.submission import Submission
 
 SESSION = pytest.StashKey["GradingSession"]()
@@ -88,6 +89,7 @@ class GradingSession:
             return
         self.finished.add(submission.student)
         started = self.started.get(submission.student, time.perf_counter())
+        protections = self.protections.get(submission.student) or self.host_layers
         self.on_grade(
             score(
                 self.course,
@@ -96,7 +98,8 @@ class GradingSession:
                 student=submission.student,
                 seed=self.seed,
                 grader_version=__version__,
-                protections=tuple(self.protections.get(submission.student) or self.host_layers),
+                protections=tuple(protections),
+                isolation=reduced_isolation(protections),
                 seconds=time.perf_counter() - started,
                 notes=submission.notes,
                 extra={"figures": self.figure_data[submission.student]}

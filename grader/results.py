@@ -91,6 +91,7 @@ class Grade:
     protections: tuple[dict[str, object], ...]
     seconds: float
     notes: tuple[str, ...] = ()
+    isolation: str = ""  # the layers missing when it was graded, in one line ("" when none)
     extra: dict[str, object] = field(default_factory=dict, hash=False)
 
     @property

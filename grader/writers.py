@@ -55,6 +55,7 @@ def results_json(grade: Grade) -> dict[str, Any]:
             "grader_version": grade.grader_version,
             "protections": list(grade.protections),
             "notes": list(grade.notes),
+            "isolation": grade.isolation,
             **grade.extra,
         },
         "tests": tests,
@@ -87,6 +88,8 @@ def summary(grade: Grade) -> str:
     ]
     lines.append(f"total: {_points(grade.score)}/{_points(grade.max_score)}")
     lines += [f"note: {note}" for note in grade.notes]
+    if grade.isolation:
+        lines.append(f"note: {grade.isolation}")
     return "\n".join(lines)
 
 

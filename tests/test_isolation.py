@@ -101,6 +101,7 @@ def need(*layers: str) -> pytest.MarkDecorator:
 @dataclass
 class Run:
     layers: dict[str, bool]  # what confine() reported
+    details: dict[str, str]  # and how it described each layer
     result: Any  # the attack's return value (JSON), None if it raised
     error: str | None  # the exception type the attack raised
     os_errno: int | None  # its errno, for an OSError
@@ -133,7 +134,10 @@ def _child(conf: Confinement, attack: Callable[[], Any], w: int) -> None:
             _send(w, {"confine_error": f"{type(exc).__name__}: {exc}"})
             code = 3
             return
-        payload: dict[str, Any] = {"layers": {layer.name: layer.active for layer in layers}}
+        payload: dict[str, Any] = {
+            "layers": {layer.name: layer.active for layer in layers},
+            "details": {layer.name: layer.detail for layer in layers},
+        }
         try:
             payload["result"] = attack()
         except BaseException as exc:
@@ -169,9 +173,7 @@ def run_confined(
         "max_open_files": 64,
         **limits,
     }
-    conf = Confinement(
-        scratch=scratch, readable=READABLE, uid=UID if DROP_UID else None, **settings
-    )
+    conf = Confinement(scratch=scratch, readable=READABLE, uid=UID, **settings)
     r, w = os.pipe()
     pid = os.fork()
     if pid == 0:
@@ -207,6 +209,7 @@ def run_confined(
         pytest.fail(f"confine() failed in the child: {payload['confine_error']}")
     return Run(
         layers=payload.get("layers", {}),
+        details=payload.get("details", {}),
         result=payload.get("result"),
         error=payload.get("error"),
         os_errno=payload.get("errno"),
@@ -557,6 +560,8 @@ def test_every_offered_layer_is_applied(scratch: Path) -> None:
     run = run_confined(lambda: None, scratch)
     assert run.exited_cleanly, run
     assert run.layers == {name: layer.active for name, layer in HOST.items()}
+    # One description per layer: the host's probe and the child tell the same story.
+    assert run.details == {name: layer.detail for name, layer in HOST.items()}
 
 
 def test_torch_training_step_works(scratch: Path) -> None:

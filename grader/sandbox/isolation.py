@@ -36,8 +36,10 @@ import stat
 import sys
 import sysconfig
 import tempfile
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 try:
     import pyseccomp
@@ -47,7 +49,10 @@ except (ImportError, RuntimeError, OSError) as _exc:  # RuntimeError: libseccomp
 else:
     _SECCOMP_IMPORT_ERROR = ""
 
-__all__ = ["Confinement", "Layer", "confine", "host_layers", "readable_paths"]
+__all__ = [
+    "Confinement", "Layer", "confine", "host_layers", "missing_layers", "readable_paths",
+    "reduced_isolation",
+]  # fmt: skip
 
 SCRATCH_BYTES = 64 * 2**20
 LAYER_NAMES = (
@@ -216,25 +221,10 @@ def _seccomp_unavailable(status: dict[str, str]) -> str:
 
 def host_layers(want_uid: bool) -> tuple[Layer, ...]:
     """What this host offers, probed in the parent without side effects (cheap; used to report
-    protections and for --require-isolation)."""
+    protections and for --require-isolation). Every layer is described by the same function
+    here and in :func:`confine`, so the two never tell different stories."""
     status = _proc_status()
-    root_like = _has_cap(status, _CAP_SETUID) and _has_cap(status, _CAP_SETGID)
-    layers = [
-        Layer("process", True, _PROCESS_DETAIL),
-        _netns_layer(status),
-        _scratch_layer(status, SCRATCH_BYTES),
-        Layer("rlimits", True, _rlimit_detail(nproc_enforced=want_uid and root_like)),
-    ]
-    if not want_uid:
-        layers.append(Layer("uid", False, "no uid requested: the child keeps the parent's uid"))
-    elif not root_like:
-        layers.append(Layer("uid", False, "not root: cannot drop uid"))
-    else:
-        layers.append(Layer("uid", True, _UID_DETAIL))
-    nnp_ok = _libc.prctl(_PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) >= 0
-    layers.append(Layer("no_new_privs", nnp_ok, _NNP_DETAIL if nnp_ok else "prctl unsupported"))
-    abi, why = _landlock_abi()
-    layers.append(Layer("landlock", abi >= 1, _landlock_detail(abi) if abi >= 1 else why))
+    dropping = want_uid and _can_drop_uid(status)
     why, unknown = _seccomp_unavailable(status), []
     if not why:
         try:
@@ -242,19 +232,145 @@ def host_layers(want_uid: bool) -> tuple[Layer, ...]:
             _, unknown = _build_seccomp_filter(os.getpid())
         except OSError as exc:
             why = f"libseccomp cannot build the filter: {exc}"
-    layers.append(Layer("seccomp", not why, why or _seccomp_detail(unknown)))
-    return tuple(layers)
+    return (
+        _process_layer(),
+        _netns_layer(status),
+        _scratch_layer(status, SCRATCH_BYTES),
+        _rlimits_layer(dropping),
+        _uid_layer(want_uid, status),
+        _nnp_layer(_libc.prctl(_PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) >= 0),
+        _landlock_layer(*_landlock_abi()),
+        _seccomp_layer(why, unknown),
+    )
+
+
+def reduced_isolation(layers: Iterable[Mapping[str, Any]]) -> str:
+    """One line for the terminal and the top-level output when layers are missing, else ""."""
+    missing = [f"no {_TITLES[layer['name']]}" for layer in layers if not layer["active"]]
+    if not missing:
+        return ""
+    who = "running as an ordinary user" if os.geteuid() != 0 else "reduced isolation on this host"
+    return (
+        f"{who}: {', '.join(missing)} — see README, 'What the sandbox stops'; "
+        "use --require-isolation to refuse"
+    )
+
+
+def missing_layers(layers: Iterable[Mapping[str, Any]]) -> str:
+    """The missing layers and why, for --require-isolation's refusal."""
+    missing = [layer for layer in layers if not layer["active"]]
+    return "; ".join(f"no {_TITLES[layer['name']]} ({layer['detail']})" for layer in missing)
+
+
+# --- one description per layer, true for the case at hand ------------------------------------
+
+_TITLES = {
+    "process": "process group of its own",
+    "netns": "network namespace",
+    "scratch": "tmpfs scratch",
+    "rlimits": "resource limits",
+    "uid": "separate uid",
+    "no_new_privs": "no_new_privs",
+    "landlock": "Landlock",
+    "seccomp": "seccomp filter",
+}
+
+
+def _unprivileged(needs: str) -> str:
+    """Why a layer that needs a capability is missing: the usual case, then the rare one."""
+    if os.geteuid() != 0:
+        return f"running as an ordinary user (uid {os.geteuid()}), without {needs}"
+    return f"root without {needs} (capabilities dropped, e.g. by a container runtime)"
+
+
+def _can_drop_uid(status: dict[str, str]) -> bool:
+    return _has_cap(status, _CAP_SETUID) and _has_cap(status, _CAP_SETGID)
+
+
+def _process_layer() -> Layer:
+    detail = "own session and process group (setsid), killed with the zygote (PDEATHSIG)"
+    return Layer("process", True, detail)
+
+
+def _netns_layer(status: dict[str, str]) -> Layer:
+    if not os.path.exists("/proc/self/ns/net"):
+        return Layer("netns", False, "kernel built without network namespaces")
+    if not _has_cap(status, _CAP_SYS_ADMIN):
+        why = _unprivileged("CAP_SYS_ADMIN")
+        return Layer("netns", False, f"{why}: cannot create a network namespace")
+    return Layer("netns", True, "new network namespace: no network at all, loopback included")
 
 
 def _scratch_layer(status: dict[str, str], size: int) -> Layer:
-    if not os.path.exists("/proc/self/ns/mnt") or not _has_cap(status, _CAP_SYS_ADMIN):
+    if not os.path.exists("/proc/self/ns/mnt"):
+        why = "kernel built without mount namespaces"
+    elif not _has_cap(status, _CAP_SYS_ADMIN):
+        why = _unprivileged("CAP_SYS_ADMIN")
+    else:
         return Layer(
-            "scratch", False, "not root: scratch is a plain folder, limited per file (RLIMIT_FSIZE)"
+            "scratch", True, f"scratch is a tmpfs of {size // 2**20} MiB in a mount namespace "
+            "of its own: the submission cannot fill the disk"
+        )  # fmt: skip
+    return Layer("scratch", False, f"{why}: scratch is a plain folder, limited per file size")
+
+
+def _rlimits_layer(dropping: bool) -> Layer:
+    detail = "address space, CPU seconds, processes, file size, open files, no core dumps"
+    if dropping:
+        detail += "; processes and threads are counted under the child's own uid"
+    elif os.geteuid() == 0:
+        detail += "; RLIMIT_NPROC NOT enforced (the kernel ignores it for root)"
+    else:
+        detail += (
+            "; RLIMIT_NPROC counts every process and thread of your user, not the child's alone"
         )
-    return Layer(
-        "scratch", True, f"scratch is a tmpfs of {size // 2**20} MiB in a mount namespace of its "
-        "own: the submission cannot fill the disk"
-    )  # fmt: skip
+    return Layer("rlimits", True, detail)
+
+
+def _uid_layer(requested: bool, status: dict[str, str]) -> Layer:
+    if not requested:
+        return Layer("uid", False, "no uid requested: the child keeps the grader's uid")
+    if not _can_drop_uid(status):
+        why = _unprivileged("CAP_SETUID and CAP_SETGID")
+        return Layer("uid", False, f"{why}: the child runs under the grader's uid")
+    detail = "unprivileged uid/gid, no supplementary groups, no capabilities; root not regainable"
+    return Layer("uid", True, detail)
+
+
+def _nnp_layer(supported: bool) -> Layer:
+    if not supported:
+        return Layer("no_new_privs", False, "the kernel has no PR_SET_NO_NEW_PRIVS")
+    detail = "no_new_privs: execve of setuid/file-capability binaries grants nothing"
+    return Layer("no_new_privs", True, detail)
+
+
+def _landlock_layer(abi: int, why: str) -> Layer:
+    if abi < 1:
+        return Layer("landlock", False, why)
+    parts = [
+        f"ABI {abi}: filesystem read/execute beneath the readable trees, write only in scratch"
+    ]
+    if abi >= 4:
+        parts.append("no TCP bind/connect")
+    if abi >= 6:
+        parts.append("no signals or abstract unix sockets outside the sandbox")
+    if abi > _LANDLOCK_KNOWN_ABI:
+        parts.append(f"rights added after ABI {_LANDLOCK_KNOWN_ABI} are not handled")
+    return Layer("landlock", True, "; ".join(parts))
+
+
+def _seccomp_layer(why: str, unknown: list[str]) -> Layer:
+    if why:
+        return Layer("seccomp", False, why)
+    detail = (
+        "EPERM for new processes (fork, vfork, clone without CLONE_THREAD), ptrace, "
+        "process_vm_*, signals to other processes, pidfd_*, setsid/setpgid, non-unix sockets, "
+        "namespaces, mounts, bpf, perf, keyrings, userfaultfd, io_uring, modules/kexec/reboot; "
+        "clone3 -> ENOSYS"
+    )
+    if unknown:
+        detail += "; unknown to this libseccomp, so NOT filtered: " + ", ".join(unknown)
+    return Layer("seccomp", True, detail)
 
 
 def _mount_scratch(c: Confinement) -> None:
@@ -316,51 +432,6 @@ def _reveal_readable(c: Confinement, uid: int) -> None:
         finally:
             for fd in fds:
                 os.close(fd)
-
-
-def _netns_layer(status: dict[str, str]) -> Layer:
-    if not os.path.exists("/proc/self/ns/net"):
-        return Layer("netns", False, "kernel built without network namespaces")
-    if not _has_cap(status, _CAP_SYS_ADMIN):
-        return Layer(
-            "netns", False, "not root (no CAP_SYS_ADMIN): cannot create a network namespace"
-        )
-    return Layer("netns", True, "new network namespace: no network at all, loopback included")
-
-
-_PROCESS_DETAIL = "own session and process group (setsid), killed with the zygote (PDEATHSIG)"
-_UID_DETAIL = "unprivileged uid/gid, no supplementary groups, no capabilities; root not regainable"
-_NNP_DETAIL = "no_new_privs: execve of setuid/file-capability binaries grants nothing"
-
-
-def _rlimit_detail(nproc_enforced: bool) -> str:
-    nproc = "" if nproc_enforced else "; RLIMIT_NPROC NOT enforced (the kernel ignores it for root)"
-    return "address space, CPU seconds, processes, file size, open files, no core dumps" + nproc
-
-
-def _landlock_detail(abi: int) -> str:
-    parts = [
-        f"ABI {abi}: filesystem read/execute beneath the readable trees, write only in scratch"
-    ]
-    if abi >= 4:
-        parts.append("no TCP bind/connect")
-    if abi >= 6:
-        parts.append("no signals or abstract unix sockets outside the sandbox")
-    if abi > _LANDLOCK_KNOWN_ABI:
-        parts.append(f"rights added after ABI {_LANDLOCK_KNOWN_ABI} are not handled")
-    return "; ".join(parts)
-
-
-def _seccomp_detail(unknown: list[str]) -> str:
-    detail = (
-        "EPERM for new processes (fork, vfork, clone without CLONE_THREAD), ptrace, "
-        "process_vm_*, signals to other processes, pidfd_*, setsid/setpgid, non-unix sockets, "
-        "namespaces, mounts, bpf, perf, keyrings, userfaultfd, io_uring, modules/kexec/reboot; "
-        "clone3 -> ENOSYS"
-    )
-    if unknown:
-        detail += "; unknown to this libseccomp, so NOT filtered: " + ", ".join(unknown)
-    return detail
 
 
 # --- readable paths -----------------------------------------------------------------------------
@@ -663,7 +734,7 @@ def confine(c: Confinement) -> tuple[Layer, ...]:
     # 1. process: own session and process group (fails only if already a group leader).
     if os.getsid(0) != os.getpid():
         os.setsid()
-    layers["process"] = Layer("process", True, _PROCESS_DETAIL)
+    layers["process"] = _process_layer()
 
     # 2. netns: needs CAP_SYS_ADMIN, so before the uid drop.
     layers["netns"] = netns = _netns_layer(status)
@@ -672,8 +743,8 @@ def confine(c: Confinement) -> tuple[Layer, ...]:
 
     # 2b. scratch: a tmpfs of its own, before Landlock opens the scratch path for its rules.
     layers["scratch"] = scratch = _scratch_layer(status, c.scratch_bytes)
-    can_drop = _has_cap(status, _CAP_SETUID) and _has_cap(status, _CAP_SETGID)
-    dropping = c.uid is not None and can_drop
+    layers["uid"] = _uid_layer(c.uid is not None, status)
+    dropping = layers["uid"].active
     if scratch.active:
         _mount_scratch(c)
         if dropping and c.uid is not None:
@@ -686,19 +757,12 @@ def confine(c: Confinement) -> tuple[Layer, ...]:
         # 3. rlimits (lowering needs no privilege; done before the drop so nothing is ever unlimited
         #    under the student's uid).
         _set_rlimits(c, status)
-        layers["rlimits"] = Layer("rlimits", True, _rlimit_detail(nproc_enforced=dropping))
+        layers["rlimits"] = _rlimits_layer(dropping)
         _prepare_environment(c.scratch)
 
         # 4. uid
-        if c.uid is None:
-            layers["uid"] = Layer(
-                "uid", False, "no uid requested: the child keeps the parent's uid"
-            )
-        elif not can_drop:
-            layers["uid"] = Layer("uid", False, "not root: cannot drop uid")
-        else:
+        if dropping and c.uid is not None:
             _drop_uid(c.uid)
-            layers["uid"] = Layer("uid", True, _UID_DETAIL)
         # The parent-death signal is cleared by a credential change, so it is set after the drop;
         # then check the zygote did not die before it was set. (It fires when the *thread* that
         # forked exits: the zygote should fork from its main thread.)
@@ -710,25 +774,21 @@ def confine(c: Confinement) -> tuple[Layer, ...]:
         # 5. no_new_privs: required by Landlock and seccomp once we lack CAP_SYS_ADMIN.
         if _libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
             raise _errno_error("prctl(PR_SET_NO_NEW_PRIVS)")
-        layers["no_new_privs"] = Layer("no_new_privs", True, _NNP_DETAIL)
+        layers["no_new_privs"] = _nnp_layer(supported=True)
 
         # 6b. Landlock enforced.
         if ruleset_fd >= 0:
             fd, ruleset_fd = ruleset_fd, -1
             _landlock_restrict(fd)
-            layers["landlock"] = Layer("landlock", True, _landlock_detail(abi))
-        else:
-            layers["landlock"] = Layer("landlock", False, why)
+        layers["landlock"] = _landlock_layer(abi, why)
     finally:
         if ruleset_fd >= 0:
             os.close(ruleset_fd)
 
     # 7. seccomp, last: it forbids setsid and unshare used above.
-    why = _seccomp_unavailable(status)
-    if why:
-        layers["seccomp"] = Layer("seccomp", False, why)
-    else:
+    why, unknown = _seccomp_unavailable(status), []
+    if not why:
         filt, unknown = _build_seccomp_filter(os.getpid())
         filt.load()
-        layers["seccomp"] = Layer("seccomp", True, _seccomp_detail(unknown))
+    layers["seccomp"] = _seccomp_layer(why, unknown)
     return tuple(layers[name] for name in LAYER_NAMES)

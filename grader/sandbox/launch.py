@@ -1,4 +1,4 @@
-"""Start the zygote process, without importing torch here.
+"""Start the zygote process, without importing torch here, and judge the host's layers.
 
 Kept apart from client.py so that a command can start the zygote warming up (about
 5 s: torch, its lazy imports, matplotlib) before it imports torch itself.
@@ -12,6 +12,10 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from grader.errors import IsolationMissing
+from grader.sandbox.isolation import missing_layers
 
 
 @dataclass(frozen=True)
@@ -42,3 +46,9 @@ def start_zygote() -> ZygoteProcess:
     )
     theirs.close()
     return ZygoteProcess(process, ours)
+
+
+def refuse_without_isolation(require: bool, layers: list[dict[str, Any]]) -> None:
+    """--require-isolation: stop before any student code runs if a layer is missing."""
+    if require and missing_layers(layers):
+        raise IsolationMissing(f"refusing to grade (--require-isolation): {missing_layers(layers)}")
