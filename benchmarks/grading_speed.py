@@ -34,11 +34,11 @@ sys.path.insert(0, str(ROOT))
 import torch  # noqa: E402
 
 from grader.course import load_course  # noqa: E402
-from grader.grading import warm_up  # noqa: E402
-from grader.plugin import GradingSession, run_checks  # noqa: E402
-from grader.sandbox import probes, watch  # noqa: E402
-from grader.sandbox.client import Reply, StudentError  # noqa: E402
-from grader.submission import Submission, load_submission  # noqa: E402
+from grader.grading.plugin import GradingSession, run_checks  # noqa: E402
+from grader.grading.session import warm_up  # noqa: E402
+from grader.grading.submission import Submission, load_submission  # noqa: E402
+from grader.sandbox.host.client import Reply, StudentError  # noqa: E402
+from grader.sandbox.inside import probes, watch  # noqa: E402
 from samples.make_class import write_submission  # noqa: E402
 from samples.mistakes import MISTAKES  # noqa: E402
 

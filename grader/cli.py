@@ -7,10 +7,10 @@ import sys
 from pathlib import Path
 
 from grader import __version__
+from grader.authoring.regions import MarkerError
 from grader.course import CourseError
 from grader.errors import IsolationMissing, UsageError, WorkerFailed
 from grader.escaping import terminal_text
-from grader.regions import MarkerError
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -111,15 +111,15 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.verb == "build":
-            from grader import build
+            from grader.authoring import build
 
             return build.main(args.course, check=args.check)
         if args.verb == "handout":
-            from grader import handout
+            from grader.authoring import handout
 
             return handout.main(args.out, args.course)
         if args.verb == "grade":
-            from grader import grade
+            from grader.grading import grade
 
             return grade.main(
                 args.submission,
@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
                 args.feedback,
             )
         if args.verb == "batch":
-            from grader import batch
+            from grader.grading import batch
 
             return batch.main(
                 args.submissions,
@@ -145,17 +145,17 @@ def main(argv: list[str] | None = None) -> int:
                 feedback=args.feedback,
             )
         if args.verb == "report":
-            from grader import report
+            from grader.reports import class_report
 
-            return report.main(args.outdir)
+            return class_report.main(args.outdir)
         if args.verb == "nbgrader":
-            from grader import nbgrader
+            from grader.platforms import nbgrader
 
             return nbgrader.main(args.folder, args.course, args.seed)
         if args.verb == "gradescope":
-            from grader import gradescope
+            from grader.platforms.gradescope import bundle
 
-            return gradescope.main(args.out, args.course, args.seed, args.require_isolation)
+            return bundle.main(args.out, args.course, args.seed, args.require_isolation)
     except (CourseError, MarkerError, UsageError, IsolationMissing, WorkerFailed) as error:
         print(terminal_text(f"grader: {error}"), file=sys.stderr)
         return 2

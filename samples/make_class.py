@@ -16,8 +16,8 @@ from pathlib import Path
 
 import nbformat
 
+from grader.authoring.regions import answer_regions
 from grader.course import Course, load_course
-from grader.regions import answer_regions
 from samples.mistakes import MISTAKES, Mistake
 
 

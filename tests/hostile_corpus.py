@@ -333,7 +333,7 @@ return torch.full_like(z, 0.123)""",
         "ex1_forward",
         "bottom",
         """
-import grader.sandbox.watch as spy
+import grader.sandbox.inside.watch as spy
 spy._count = lambda event: None
 _builtin = getattr(torch, "sig" + "moid")
 def sigmoid(z):

@@ -2,9 +2,9 @@
 
 import pytest
 
-from grader.build import generated_files, stale_files, write
-from grader.regions import MarkerError, answer_regions
-from grader.stubs import make_stub
+from grader.authoring.build import generated_files, stale_files, write
+from grader.authoring.regions import MarkerError, answer_regions
+from grader.authoring.stubs import make_stub
 from tests.helpers import ROOT, run_grader
 
 FUNCTION = '''def f(x):

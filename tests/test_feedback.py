@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from grader.figures import collect, draw
-from grader.grading import sandbox
-from grader.html import render_feedback
-from grader.plugin import load_reference
-from grader.report import summarize
-from grader.sandbox.client import SubmissionSandbox
-from grader.submission import load_submission
+from grader.checks.figures import collect, draw
+from grader.grading.plugin import load_reference
+from grader.grading.session import sandbox
+from grader.grading.submission import load_submission
+from grader.reports.class_report import summarize
+from grader.reports.pages import render_feedback
+from grader.sandbox.host.client import SubmissionSandbox
 from samples.make_class import write_submission
 from samples.mistakes import MISTAKES
 from tests.browser import CHROMIUM, open_page

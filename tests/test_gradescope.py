@@ -92,7 +92,7 @@ def test_bundle_holds_what_grading_needs_and_nothing_else(bundle, course):
     assert {*SCRIPTS, "seed", "course.yml", "pyproject.toml", "constraints.txt"} <= names
     assert expected_solutions | expected_checks <= names
     assert {"grader/__main__.py", "grader/checks/conftest.py", "grader/checks/pytest.ini"} <= names
-    assert {"grader/sandbox/zygote.py", "grader/gradescope.py"} <= names
+    assert {"grader/sandbox/inside/zygote.py", "grader/platforms/gradescope/bundle.py"} <= names
     # Only those kinds of files: the scripts and project files at the root, the reference
     # solutions (not the public self-checks), the package.
     top_level = {name.split("/")[0] for name in names}

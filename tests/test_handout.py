@@ -16,7 +16,7 @@ import zipfile
 
 import pytest
 
-from grader.build import generated_files, stale_files
+from grader.authoring.build import generated_files, stale_files
 from tests.helpers import ROOT, run_grader
 
 # Any request pip would send past the local sources goes here and fails at once.

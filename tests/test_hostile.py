@@ -17,7 +17,7 @@ from samples.make_class import with_answer, write_submission
 from tests.helpers import hidden_check_lines, read_results, run_grader
 from tests.hostile_corpus import ATTACKS
 
-SANDBOX_UIDS = range(200_000, 200_000 + 2**22 + 1)  # grader/grading.py: 200000 + a pid
+SANDBOX_UIDS = range(200_000, 200_000 + 2**22 + 1)  # grader/grading/session.py: 200000 + a pid
 
 
 def _listener():

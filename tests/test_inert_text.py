@@ -164,7 +164,7 @@ def test_html_pages_hold_no_active_content(graded):
 
 
 def test_nbgrader_feedback_cells_obey_no_control_sequence():
-    from grader.nbgrader import _outputs
+    from grader.platforms.nbgrader import _outputs
     from grader.results import Feedback, ScoredCheck
 
     check = ScoredCheck("ex1_forward", "sigmoid_values", "t", "visible", 0.0, 3.0, "failed",

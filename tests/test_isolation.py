@@ -35,7 +35,7 @@ import numpy as np
 import pytest
 import torch
 
-from grader.sandbox.isolation import Confinement, confine, host_layers, readable_paths
+from grader.sandbox.confine.apply import Confinement, confine, host_layers, readable_paths
 
 torch.set_num_threads(1)  # before any tensor operation, or forked children deadlock
 
@@ -737,7 +737,7 @@ def test_what_the_forbidden_modules_offer_still_fails(scratch: Path) -> None:
 @need("uid", "scratch")
 def test_revealing_the_interpreter_reveals_nothing_else_beside_it(scratch: Path) -> None:
     """Only the readable trees come back beneath a directory the uid could not traverse."""
-    from grader.sandbox.isolation import unsearchable_ancestor
+    from grader.sandbox.confine.namespaces import unsearchable_ancestor
 
     tops = sorted({top for p in READABLE if (top := unsearchable_ancestor(p, UID)) is not None})
     if not tops:

@@ -9,9 +9,9 @@ import tomllib
 import pytest
 from packaging.requirements import Requirement
 
-from grader.build import generated_files, stale_files, write
+from grader.authoring.build import generated_files, stale_files, write
+from grader.authoring.kit import kit_files
 from grader.course import CourseError, load_course
-from grader.kit import kit_files
 from tests.helpers import ROOT, run_grader
 
 # Modules that exist only on some systems: a kit importing one breaks on the others.
@@ -75,7 +75,7 @@ def test_the_kit_imports_only_the_standard_library_its_requirements_and_itself(c
 def test_an_import_of_the_grader_or_of_a_linux_only_module_is_found(course):
     files = dict(generated_files(course))
     files["conftest.py"] = (
-        "import fcntl\nfrom grader.stubs import make_stub\n" + files["conftest.py"]
+        "import fcntl\nfrom grader.authoring.stubs import make_stub\n" + files["conftest.py"]
     )
     files["selfcheck.py"] += (
         "\ndef f():\n    import importlib\n    importlib.import_module('pwd')\n"

@@ -8,10 +8,11 @@ import os
 import pytest
 
 from grader.errors import IsolationMissing
+from grader.reports.writers import results_json, terminal_table
 from grader.results import ExerciseScore, Grade
-from grader.sandbox import isolation
-from grader.sandbox.launch import refuse_without_isolation
-from grader.writers import results_json, terminal_table
+from grader.sandbox.confine import apply as isolation
+from grader.sandbox.confine import base
+from grader.sandbox.host.launch import refuse_without_isolation
 
 NO_CAPABILITIES = {"CapEff": "0000000000000000", "Seccomp": "0", "VmSize": "1000 kB"}
 README_POINTER = "see README, 'What the sandbox stops'; use --require-isolation to refuse"
@@ -19,8 +20,8 @@ README_POINTER = "see README, 'What the sandbox stops'; use --require-isolation 
 
 def _layers(monkeypatch: pytest.MonkeyPatch, euid: int) -> dict[str, isolation.Layer]:
     """The host's layers as a process with no capabilities and effective uid ``euid`` sees them."""
-    monkeypatch.setattr(isolation.os, "geteuid", lambda: euid)
-    monkeypatch.setattr(isolation, "_proc_status", lambda: dict(NO_CAPABILITIES))
+    monkeypatch.setattr(os, "geteuid", lambda: euid)
+    monkeypatch.setattr(base, "proc_status", lambda: dict(NO_CAPABILITIES))
     return {layer.name: layer for layer in isolation.host_layers(want_uid=True)}
 
 

@@ -23,8 +23,8 @@ import numpy as np
 import pytest
 import torch
 
-from grader.sandbox import protocol
-from grader.sandbox.protocol import (
+from grader.sandbox.wire import protocol
+from grader.sandbox.wire.protocol import (
     MAX_DEPTH,
     MAX_HEADER_BYTES,
     MAX_NODES,

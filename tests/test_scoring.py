@@ -1,7 +1,7 @@
 """score() turns outcomes into points; the writers only format."""
 
+from grader.reports.writers import grades_csv, results_json, summary, terminal_table
 from grader.results import Feedback, Outcome, score
-from grader.writers import grades_csv, results_json, summary, terminal_table
 
 
 def _grade(course, outcomes, exercises=None):

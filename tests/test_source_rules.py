@@ -5,7 +5,7 @@ import textwrap
 
 import pytest
 
-from grader.source_rules import forbidden_uses
+from grader.grading.source_rules import forbidden_uses
 
 AUTOGRAD = frozenset({"backward", "autograd", "func"})
 MODULES = ("torch.autograd", "torch.func", "functorch")

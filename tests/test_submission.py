@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-import grader.submission as submission_module
-from grader.submission import (
+import grader.grading.submission as submission_module
+from grader.grading.submission import (
     MAX_FILE_BYTES,
     Submission,
     load_submission,

@@ -2,7 +2,7 @@
 
 import os
 
-from grader.grading import sandbox
+from grader.grading.session import sandbox
 
 
 def _answers(child, limits) -> bool:

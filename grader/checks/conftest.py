@@ -1,6 +1,6 @@
 """Fixtures of the hidden checks. Each check is a test function ``test_<check id>``.
 
-- ``student``: the submission's exercise module, run in the sandbox (grader/checking.py)
+- ``student``: the submission's exercise module, run in the sandbox (grader/grading/student.py)
 - ``reference``: the reference solution of the exercise, in this trusted process
 - ``rng``: a torch.Generator for the check's random inputs, from the recorded seed;
   ``rng_for(name)`` gives one that several checks share, for the same inputs
@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 import torch
 
-from grader.checking import Expect, Student
-from grader.plugin import SESSION, GradingSession
-from grader.sandbox.client import SubmissionSandbox
+from grader.grading.plugin import SESSION, GradingSession
+from grader.grading.student import Expect, Student
+from grader.sandbox.host.client import SubmissionSandbox
 
 
 def _session(request: pytest.FixtureRequest) -> GradingSession:

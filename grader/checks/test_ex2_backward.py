@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 import torch
 
-from grader.checking import (
+from grader.grading.source_rules import forbidden_uses
+from grader.grading.student import (
     agrees_elementwise,
     elementwise_inputs,
     neuron_inputs,
     random_tensor,
 )
-from grader.source_rules import forbidden_uses
 
 pytestmark = pytest.mark.ex2_backward
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from grader.checking import network_weights, random_tensor
-from grader.sandbox.probes import MODULE_SPECS, build_module
+from grader.grading.student import network_weights, random_tensor
+from grader.sandbox.inside.probes import MODULE_SPECS, build_module
 
 pytestmark = pytest.mark.ex3_module
 

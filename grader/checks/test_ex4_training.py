@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from grader.checking import network_weights, random_tensor
+from grader.grading.student import network_weights, random_tensor
 
 pytestmark = pytest.mark.ex4_training
 

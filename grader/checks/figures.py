@@ -1,0 +1,368 @@
+"""Figures for feedback: data gathered from the sandbox, drawn in the trusted process.
+
+``collect`` runs the submission's own functions (in its sandbox) on fixed inputs made
+for showing, not the hidden checks' inputs, and keeps what came back as plain numbers;
+``draw`` turns that data into PNG images with matplotlib. A figure whose data the
+submission could not produce carries the reason instead, in words.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Callable
+from types import ModuleType
+from typing import Any
+
+import torch
+from matplotlib.figure import Figure  # drawn without pyplot: no global state, no window
+
+from grader.course import Course
+from grader.grading.student import describe_value, neuron_inputs
+from grader.sandbox.host.client import SandboxFailure, StudentError, SubmissionSandbox
+
+FIGURE_SEED = 42  # the inputs of the figures: fixed, and not those of any check
+
+
+class _Missing(Exception):
+    """The submission did not give what a figure needs; the message says why."""
+
+
+def collect(
+    sandbox: SubmissionSandbox,
+    course: Course,
+    reference: Callable[[str], ModuleType],
+    exercises: list[str],
+) -> dict[str, list[dict[str, Any]]]:
+    """Plain data for each exercise's figures: ``{exercise: [figure, ...]}``."""
+    collectors = {
+        "ex1_forward": [_sigmoid_curve],
+        "ex2_backward": [_gradients_and_fit],
+        "ex3_module": [_module_curve],
+        "ex4_training": [_training],
+    }
+    figures: dict[str, list[dict[str, Any]]] = {}
+    for exercise in exercises:
+        limits = course.exercise(exercise).limits
+        run = _runner(sandbox, exercise, limits)
+        for make in collectors.get(exercise, []):
+            figures.setdefault(exercise, []).extend(make(run, reference(exercise)))
+    return figures
+
+
+def _runner(sandbox: SubmissionSandbox, exercise: str, limits: Any) -> Callable[..., dict]:
+    def run(probe: str, inputs: dict[str, Any], function: str) -> dict[str, Any]:
+        try:
+            return sandbox.run(exercise, probe, inputs, limits).result
+        except StudentError as error:
+            raise _Missing(f"{function} raised {error.type}: {error.message[:200]}") from None
+        except SandboxFailure as failure:
+            raise _Missing(f"{function} {failure}") from None
+
+    return run
+
+
+def _figure(identifier: str, title: str, build: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    try:
+        return {"id": identifier, "title": title, "data": build()}
+    except _Missing as missing:
+        return {"id": identifier, "title": title, "missing": str(missing)}
+    except Exception as error:  # whatever came back could not be used: say so, go on
+        reason = f"what your code returned could not be used ({type(error).__name__})"
+        return {"id": identifier, "title": title, "missing": reason}
+
+
+def _floats(value: Any, what: str, length: int | None = None) -> list[float | None]:
+    """A tensor or list as JSON-safe floats (None where not finite)."""
+    if isinstance(value, list) and all(isinstance(v, int | float) for v in value):
+        value = torch.tensor(value, dtype=torch.float64)
+    if not isinstance(value, torch.Tensor) or not value.is_floating_point():
+        raise _Missing(f"{what} is {describe_value(value)}, not a tensor of numbers")
+    flat = value.detach().double().flatten()
+    if length is not None and flat.numel() != length:
+        raise _Missing(f"{what} has {flat.numel()} values, not {length}")
+    return [v if math.isfinite(v) else None for v in flat.tolist()]
+
+
+def _sigmoid_curve(run: Callable[..., dict], reference: ModuleType) -> list[dict[str, Any]]:
+    z = torch.linspace(-10, 10, 401, dtype=torch.float64)
+    far = torch.logspace(1, 4, 31, dtype=torch.float64)
+    far = torch.cat([-far.flip(0), far]).float()  # ±10 … ±1e4 in float32, where exp overflows first
+
+    def build() -> dict[str, Any]:
+        value = run("call", {"function": "sigmoid", "args": [z], "kwargs": {}}, "sigmoid")["value"]
+        outside = run("call", {"function": "sigmoid", "args": [far], "kwargs": {}}, "sigmoid")
+        beyond = _floats(outside["value"], "sigmoid(z)", far.numel())
+        return {
+            "z": z.tolist(),
+            "yours": _floats(value, "sigmoid(z)", 401),
+            "true": torch.sigmoid(z).tolist(),
+            "not_finite_at": [x for x, y in zip(far.tolist(), beyond, strict=True) if y is None],
+        }
+
+    return [_figure("sigmoid_curve", "Your sigmoid on [−10, 10] and the true curve", build)]
+
+
+def _gradients_and_fit(run: Callable[..., dict], reference: ModuleType) -> list[dict[str, Any]]:
+    def build() -> dict[str, Any]:
+        generator = torch.Generator().manual_seed(FIGURE_SEED)
+        yours, autograd = [], []
+        for _ in range(20):
+            args = neuron_inputs(generator, 10, torch.float64, weight_scale=0.7)
+            got = run("call", {"function": "backward", "args": args, "kwargs": {}}, "backward")[
+                "value"
+            ]
+            if not isinstance(got, tuple | list) or len(got) != 3:
+                raise _Missing(f"backward returned {describe_value(got)}, not three gradients")
+            leaves = [w.clone().requires_grad_(True) for w in args[2:5]]
+            reference.mse_loss(reference.forward(args[0], args[1], *leaves), args[5]).backward()
+            for gradient, leaf in zip(got, leaves, strict=True):
+                yours += _floats(gradient, "a gradient")[:1]
+                autograd.append(leaf.grad.item())
+        return {"autograd": autograd, "yours": yours}
+
+    def build_fit() -> dict[str, Any]:
+        x1, x2, *weights, target = neuron_inputs(
+            torch.Generator().manual_seed(FIGURE_SEED + 1), 20, torch.float64
+        )
+        weights = [torch.zeros((), dtype=torch.float64)] * 3
+        settings = {"lr": 0.5, "n_steps": 60}
+        inputs = {
+            "function": "fit_by_hand",
+            "args": [x1, x2, target, tuple(weights)],
+            "kwargs": settings,
+        }
+        got = run("call", inputs, "fit_by_hand")["value"]
+        if not isinstance(got, tuple | list) or len(got) != 2:
+            raise _Missing(f"fit_by_hand returned {describe_value(got)}, not (weights, losses)")
+        _, expected = reference.fit_by_hand(x1, x2, target, tuple(weights), **settings)
+        return {"yours": _floats(got[1], "the losses", 60), "reference": expected}
+
+    return [
+        _figure("gradients_scatter", "Your backward against autograd, 60 gradients", build),
+        _figure("fit_curve", "fit_by_hand: your losses and the reference's", build_fit),
+    ]
+
+
+def _module_curve(run: Callable[..., dict], reference: ModuleType) -> list[dict[str, Any]]:
+    def build() -> dict[str, Any]:
+        torch.manual_seed(FIGURE_SEED)
+        network = reference.OurFirstNeuralNetwork()
+        state = {name: value.detach().clone() for name, value in network.state_dict().items()}
+        x = torch.linspace(-3, 3, 121).reshape(-1, 1)
+        inputs = {"state": state, "x": x, "grad_output": torch.ones(121, 1)}
+        value = run("network_forward_backward", inputs, "OurFirstNeuralNetwork.forward")["value"]
+        with torch.no_grad():
+            expected = network(x)
+        return {
+            "x": x.flatten().tolist(),
+            "yours": _floats(value, "model(x)", 121),
+            "reference": expected.flatten().tolist(),
+        }
+
+    return [
+        _figure(
+            "module_curve", "Your network's output on [−3, 3], same weights as the reference", build
+        )
+    ]
+
+
+def _training(run: Callable[..., dict], reference: ModuleType) -> list[dict[str, Any]]:
+    x, y = reference.make_data(100, FIGURE_SEED)
+    x_train, y_train, x_test, y_test = reference.train_test_split(x, y, 0.7, FIGURE_SEED)
+    torch.manual_seed(FIGURE_SEED)
+    state = {k: v.detach().clone() for k, v in reference.make_model().state_dict().items()}
+    trained: dict[str, Any] = {}
+
+    def build_losses() -> dict[str, Any]:
+        inputs = {"state": state, "x": x_train, "y": y_train, "n_epochs": 100, "lr": 0.1}
+        result = run("train", inputs, "train")
+        trained.update(result.get("state", {}))
+        network = reference.make_model()
+        network.load_state_dict(state)
+        expected = reference.train(network, x_train, y_train, n_epochs=100, lr=0.1)
+        return {"yours": _floats(result["value"], "the losses", 100), "reference": expected}
+
+    def build_split() -> dict[str, Any]:
+        data = run(
+            "call",
+            {"function": "make_data", "args": [], "kwargs": {"n": 100, "seed": 1}},
+            "make_data",
+        )["value"]
+        if not isinstance(data, tuple | list) or len(data) != 2:
+            raise _Missing(f"make_data returned {describe_value(data)}, not (x, y)")
+        inputs = {"function": "train_test_split", "args": list(data), "kwargs": {"seed": 1}}
+        parts = run("call", inputs, "train_test_split")["value"]
+        if not isinstance(parts, tuple | list) or len(parts) != 4:
+            raise _Missing(f"train_test_split returned {describe_value(parts)}, not four tensors")
+        names = ("x_train", "y_train", "x_test", "y_test")
+        return {name: _floats(part, name) for name, part in zip(names, parts, strict=True)}
+
+    def build_predictions() -> dict[str, Any]:
+        if not trained:
+            raise _Missing("train did not return a trained model (see the loss figure)")
+        network = reference.make_model()
+        try:
+            network.load_state_dict(trained)
+        except (RuntimeError, TypeError) as error:
+            raise _Missing(f"the trained weights could not be read: {error}") from None
+        with torch.no_grad():
+            predictions = network.eval()(x_test)
+        return {
+            "x": x_test.flatten().tolist(),
+            "expected": y_test.flatten().tolist(),
+            "predicted": _floats(predictions, "the predictions"),
+        }
+
+    return [
+        _figure(
+            "training_losses", "Training loss per epoch: yours and the reference's", build_losses
+        ),
+        _figure("split", "Your data and your train/test split", build_split),
+        _figure(
+            "predictions",
+            "Predictions of the model you trained against expected values",
+            build_predictions,
+        ),
+    ]
+
+
+# ---- drawing ----------------------------------------------------------------------------
+
+
+def draw(figure: dict[str, Any]) -> tuple[bytes, str]:
+    """A figure's PNG and its alt text, from its data."""
+    painter = {
+        "sigmoid_curve": _draw_sigmoid,
+        "gradients_scatter": _draw_scatter,
+        "fit_curve": _draw_curves,
+        "module_curve": _draw_module,
+        "training_losses": _draw_curves,
+        "split": _draw_split,
+        "predictions": _draw_predictions,
+    }[figure["id"]]
+    canvas = Figure(figsize=(6.4, 3.6), dpi=100, layout="constrained")
+    axes = canvas.add_subplot()
+    alt = painter(axes, figure["data"])
+    axes.set_title(figure["title"], fontsize=10)
+    buffer = io.BytesIO()
+    canvas.savefig(buffer, format="png")
+    return buffer.getvalue(), alt
+
+
+def _finite(xs: list[float], ys: list[float | None]) -> tuple[list[float], list[float]]:
+    pairs = [(x, y) for x, y in zip(xs, ys, strict=True) if y is not None]
+    return [p[0] for p in pairs], [p[1] for p in pairs]
+
+
+def _gap(ys: list[float | None], expected: list[float]) -> float:
+    gaps = [abs(y - e) for y, e in zip(ys, expected, strict=True) if y is not None]
+    return max(gaps, default=math.inf)
+
+
+def _draw_sigmoid(axes: Any, data: dict[str, Any]) -> str:
+    z, yours, true = data["z"], data["yours"], data["true"]
+    axes.plot(z, true, color="tab:green", linewidth=3, alpha=0.5, label="true σ(z)")
+    axes.plot(*_finite(z, yours), color="tab:blue", label="your sigmoid")
+    broken = [x for x, y in zip(z, yours, strict=True) if y is None]
+    if broken:
+        axes.scatter(broken, [0.0] * len(broken), color="tab:red", marker="x", label="not finite")
+    far = data["not_finite_at"]
+    if far:
+        note = f"not finite for float32 z = {_span(far)}"
+        axes.text(0.02, 0.6, note, transform=axes.transAxes, color="tab:red", fontsize=9)
+    axes.set_xlabel("z")
+    axes.set_ylabel("σ(z)")
+    axes.legend()
+    where = f"; not finite at {len(broken)} of {len(z)} points" if broken else ""
+    where += f"; beyond ±10 not finite at z = {_span(far)}" if far else "; finite up to ±1e4"
+    return (
+        "Your sigmoid against the true curve on [−10, 10]: "
+        f"largest difference {_gap(yours, true):.3g}{where}."
+    )
+
+
+def _span(values: list[float]) -> str:
+    """Where a sigmoid breaks, in a few words, e.g. '-1e+04 … -88.6 and 88.6 … 1e+04'."""
+    parts = []
+    for side in ([v for v in values if v < 0], [v for v in values if v > 0]):
+        if side:
+            parts.append(f"{min(side):.3g} … {max(side):.3g}")
+    return " and ".join(parts)
+
+
+def _draw_scatter(axes: Any, data: dict[str, Any]) -> str:
+    autograd, yours = data["autograd"], data["yours"]
+    points = _finite(autograd, yours)
+    axes.scatter(*points, color="tab:blue", s=14, label="your gradients")
+    low, high = min(autograd), max(autograd)
+    axes.plot([low, high], [low, high], color="tab:green", label="equal to autograd")
+    axes.set_xlabel("autograd's gradient")
+    axes.set_ylabel("your backward's gradient")
+    axes.legend()
+    return (
+        f"Scatter of {len(points[0])} gradients from your backward against autograd's; on the "
+        f"diagonal they agree. Largest difference {_gap(yours, autograd):.3g}."
+    )
+
+
+def _draw_curves(axes: Any, data: dict[str, Any]) -> str:
+    yours, expected = data["yours"], data["reference"]
+    steps = list(range(len(expected)))
+    axes.plot(steps, expected, color="tab:green", linewidth=3, alpha=0.5, label="reference")
+    axes.plot(*_finite(steps, yours), color="tab:blue", label="yours")
+    if all(v is None or v > 0 for v in [*yours, *expected]):
+        axes.set_yscale("log")
+    axes.set_xlabel("step")
+    axes.set_ylabel("loss")
+    axes.legend()
+    return (
+        f"Loss per step, yours against the reference's over {len(steps)} steps: yours ends at "
+        f"{_last(yours)}, the reference at {expected[-1]:.3g}."
+    )
+
+
+def _last(values: list[float | None]) -> str:
+    return "not a number" if values[-1] is None else f"{values[-1]:.3g}"
+
+
+def _draw_module(axes: Any, data: dict[str, Any]) -> str:
+    axes.plot(
+        data["x"], data["reference"], color="tab:green", linewidth=3, alpha=0.5, label="reference"
+    )
+    axes.plot(*_finite(data["x"], data["yours"]), color="tab:blue", label="your network")
+    axes.set_xlabel("x")
+    axes.set_ylabel("output")
+    axes.legend()
+    return (
+        "Output of your network and of the reference with the same weights on [−3, 3]: "
+        f"largest difference {_gap(data['yours'], data['reference']):.3g}."
+    )
+
+
+def _draw_split(axes: Any, data: dict[str, Any]) -> str:
+    axes.scatter(
+        *_finite(data["x_train"], data["y_train"]), color="tab:blue", s=12, label="training"
+    )
+    axes.scatter(*_finite(data["x_test"], data["y_test"]), color="tab:orange", s=12, label="test")
+    axes.set_xlabel("x")
+    axes.set_ylabel("y")
+    axes.legend()
+    return (
+        f"Your data split in {len(data['x_train'])} training and {len(data['x_test'])} test "
+        "points; both should follow the same line y = 1 + 2x."
+    )
+
+
+def _draw_predictions(axes: Any, data: dict[str, Any]) -> str:
+    axes.scatter(data["x"], data["expected"], color="tab:green", s=14, label="expected")
+    axes.scatter(
+        *_finite(data["x"], data["predicted"]), color="tab:orange", s=14, label="predicted"
+    )
+    axes.set_xlabel("x")
+    axes.set_ylabel("y")
+    axes.legend()
+    return (
+        f"Predictions of your trained model against the expected values on {len(data['x'])} test "
+        f"points: largest difference {_gap(data['predicted'], data['expected']):.3g}."
+    )

@@ -1,0 +1,534 @@
+"""What hidden checks are written with: the submission as seen from a check, and expectations.
+
+A check calls the student's code through ``Student`` (which runs it in the sandbox and
+gets plain data back) and states what it expects through ``Expect``. Both turn every
+problem into ``CheckFailure`` with a ``Feedback`` meant for the student: what was tested,
+on what kind of input, what was expected, what came back, and a hint. For a hidden
+check the feedback describes differences without showing the inputs' values.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+import torch
+
+from grader.course import Exercise, Tolerance
+from grader.results import Feedback
+from grader.sandbox.host.client import Reply, SandboxFailure, StudentError, SubmissionSandbox
+from grader.sandbox.wire.protocol import Opaque
+
+
+class CheckFailure(Exception):
+    """A check failed; ``feedback`` says why, in words for the student."""
+
+    def __init__(self, feedback: Feedback) -> None:
+        super().__init__(feedback.summary)
+        self.feedback = feedback
+
+
+@dataclass(frozen=True)
+class Call:
+    """One call of a student function: its value and the arguments afterwards."""
+
+    value: Any
+    args: tuple[Any, ...]
+    events: dict[str, Any]
+
+
+class Student:
+    """One exercise of one submission, as a check sees it."""
+
+    def __init__(
+        self, sandbox: SubmissionSandbox, exercise: Exercise, source: str | None, visible: bool
+    ) -> None:
+        self.sandbox = sandbox
+        self.exercise = exercise
+        self.source = source
+        # A hidden check's inputs must not come back to the student, not even inside the
+        # student's own exception messages or printed output.
+        self.visible = visible
+
+    def call(
+        self,
+        function: str,
+        *args: Any,
+        kwargs: dict[str, Any] | None = None,
+        about: str = "",
+        no_grad: bool = False,
+    ) -> Call:
+        """Call ``function(*args, **kwargs)`` in the sandbox; ``about`` describes the inputs."""
+        inputs = {"function": function, "args": list(args), "kwargs": kwargs or {}}
+        reply = self.probe("call", inputs, function=function, about=about, no_grad=no_grad)
+        return Call(
+            value=reply.result.get("value"),
+            args=tuple(reply.result.get("args", ())),
+            events=reply.events,
+        )
+
+    def probe(
+        self,
+        probe: str,
+        inputs: dict[str, Any],
+        *,
+        function: str,
+        about: str = "",
+        no_grad: bool = False,
+        shared: bool = False,
+    ) -> Reply:
+        """Run a named probe (grader/sandbox/inside/probes.py) on the student's module.
+
+        ``shared``: several checks inspect this same run; the submission runs it once.
+        """
+        limits = self.exercise.limits
+        try:
+            return self.sandbox.run(self.exercise.id, probe, inputs, limits, no_grad, shared)
+        except StudentError as error:
+            if not self.visible and error.kind in ("exception", "exit"):  # may quote the inputs
+                error = dataclasses.replace(
+                    error, message="(not shown for a hidden check)", output=""
+                )
+            feedback = _student_error_feedback(error, self.exercise, function, about)
+            raise CheckFailure(
+                dataclasses.replace(feedback, error=error.type, output=error.output)
+            ) from None
+        except SandboxFailure as failure:
+            raise CheckFailure(
+                Feedback(
+                    summary=f"{function} {failure}",
+                    inputs=about,
+                    hint=_FAILURE_HINTS[failure.kind],
+                    error=failure.kind,
+                )
+            ) from None
+
+    def defaults(self, function: str) -> dict[str, Any]:
+        """``function``'s parameter defaults as Python evaluated them (read in the sandbox)."""
+        about = f"the signature of {function}"
+        reply = self.probe(
+            "parameter_defaults", {"function": function}, function=function, about=about
+        )
+        return reply.result["defaults"]
+
+    def syntax_tree(self) -> ast.Module | None:
+        if self.source is None:
+            return None
+        try:
+            return ast.parse(self.source)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            return None
+
+
+_FAILURE_HINTS = {
+    "timeout": "look for a loop that never ends, or work that grows much faster than the input",
+    "cpu": "look for a loop that never ends, or threads that keep computing",
+    "crash": "unbounded recursion or a huge allocation are the usual causes",
+    "exit": "return a value instead of exiting; the grader needs the process to keep running",
+    "malformed": "return plain tensors, numbers, lists or tuples",
+}
+
+
+def _student_error_feedback(
+    error: StudentError, exercise: Exercise, function: str, about: str
+) -> Feedback:
+    file = exercise.file
+    if error.kind == "not_implemented":
+        return Feedback(
+            summary=f"{error.message.split(': ', 1)[-1]} is not implemented yet",
+            hint="replace `raise NotImplementedError(...)` under `# YOUR CODE HERE` with your code",
+        )
+    if error.kind == "missing_file":
+        return Feedback(summary=error.message, hint=f"hand in a file named exactly {file}")
+    if error.kind == "missing_function":
+        return Feedback(
+            summary=error.message,
+            hint="keep the names and signatures of the exercise: the grader calls them by name",
+        )
+    if error.kind == "syntax":
+        return Feedback(
+            summary=f"{file} has a syntax error ({error.message}), so none of its code could run",
+            traceback=error.traceback,
+            hint=f"run `python {file}` to see the error and where it is",
+        )
+    if error.kind == "import":
+        return Feedback(
+            summary=f"importing {file} raised {error.type}: {error.message}",
+            traceback=error.traceback,
+            hint=_import_hint(error),
+        )
+    if error.kind == "probe":
+        return Feedback(
+            summary=error.message,
+            inputs=about,
+            hint="keep the names, signatures and types the exercise asks for: "
+            "the grader relies on them",
+        )
+    summaries = {
+        "exit": f"{function} tried to end the program ({error.type})",
+        "memory": f"{function} ran out of memory (limit {exercise.limits.memory_mib} MiB)",
+        "recursion": f"{function} recursed too deeply (RecursionError)",
+        "unencodable": f"{function} returned what the grader cannot read back: {error.message}",
+    }
+    hints = {
+        "exit": "return a value instead of calling sys.exit() or exit()",
+        "memory": "avoid building huge tensors; work with the shapes you are given",
+        "recursion": "use a loop or tensor operations instead of recursion",
+        "unencodable": "return torch tensors, Python numbers, lists or tuples",
+    }
+    return Feedback(
+        summary=summaries.get(error.kind, f"{function} raised {error.type}: {error.message}"),
+        inputs=about,
+        traceback=error.traceback,
+        hint=hints.get(
+            error.kind, "read your traceback from the bottom up: the last line is where it failed"
+        ),
+    )
+
+
+def _import_hint(error: StudentError) -> str:
+    if error.type == "ModuleNotFoundError":
+        return (
+            "only torch, numpy, matplotlib and common standard-library modules are available "
+            "while grading; an exercise file must not import other files"
+        )
+    return (
+        "code at the top level runs on import: keep experiments under `if __name__ == '__main__':`"
+    )
+
+
+# ---- expectations -------------------------------------------------------------------
+
+
+class Expect:
+    """Expectations of one check; failures become ``CheckFailure`` with readable feedback."""
+
+    def __init__(self, visible: bool, tolerances: dict[str, Tolerance]) -> None:
+        self.visible = visible
+        self.tolerances = tolerances
+
+    def true(
+        self,
+        condition: bool,
+        *,
+        summary: str,
+        about: str = "",
+        expected: str = "",
+        got: str = "",
+        hint: str = "",
+    ) -> None:
+        """Fail with the given feedback unless ``condition`` holds."""
+        if not condition:
+            raise CheckFailure(
+                Feedback(summary=summary, inputs=about, expected=expected, got=got, hint=hint)
+            )
+
+    def tensor(
+        self, got: Any, *, like: torch.Tensor, what: str, about: str, hint: str = ""
+    ) -> torch.Tensor:
+        """``got`` must be a tensor with the shape and dtype of ``like``."""
+        if not isinstance(got, torch.Tensor):
+            self.true(
+                False,
+                summary=f"{what} is {describe_value(got)}, not a torch.Tensor",
+                about=about,
+                expected=f"a torch.Tensor of shape {tuple(like.shape)}",
+                hint=hint or "return a tensor built with torch operations",
+            )
+        self.true(
+            got.shape == like.shape,
+            summary=f"{what} has the wrong shape",
+            about=about,
+            expected=f"shape {tuple(like.shape)}",
+            got=f"shape {tuple(got.shape)}",
+            hint=hint or "check which dimensions you sum or broadcast over",
+        )
+        self.true(
+            got.dtype == like.dtype,
+            summary=f"{what} has the wrong dtype",
+            about=about,
+            expected=str(like.dtype),
+            got=str(got.dtype),
+            hint="keep the input's dtype: avoid torch.tensor(...) and Python floats in between",
+        )
+        return got
+
+    def close(
+        self,
+        got: Any,
+        expected: torch.Tensor,
+        *,
+        what: str,
+        about: str,
+        hint: str,
+        tolerance: str | None = None,
+    ) -> None:
+        """``got`` must be a tensor like ``expected`` with values within the tolerance."""
+        got = self.tensor(got, like=expected, what=what, about=about)
+        rule = self.tolerances[tolerance or str(expected.dtype).removeprefix("torch.")]
+        got_values, want = got.detach().double(), expected.detach().double()
+        bad = ~torch.isclose(got_values, want, rtol=rule.rtol, atol=rule.atol)
+        if not bool(bad.any()):
+            return
+        self.true(
+            False,
+            summary=f"{what} has wrong values",
+            about=about,
+            expected=self.values(want) + f" (within rtol={rule.rtol:g}, atol={rule.atol:g})",
+            got=self.values(got_values) + f"; {describe_difference(got_values, want, bad)}",
+            hint=hint,
+        )
+
+    def float_list(self, got: Any, length: int, *, what: str, about: str) -> list[float]:
+        """``got`` must be a list of ``length`` Python floats."""
+        self.true(
+            isinstance(got, list) and len(got) == length,
+            summary=f"the {what} are not a list with one entry per step",
+            about=about,
+            expected=f"a list of {length} floats",
+            got=describe_value(got)
+            + (f" of {len(got)} entries" if isinstance(got, list | tuple) else ""),
+            hint="append one Python float per step",
+        )
+        self.true(
+            all(type(value) is float for value in got),
+            summary=f"the {what} are not all Python floats",
+            about=about,
+            expected=f"a list of {length} floats",
+            got=f"a list of {', '.join(sorted({describe_value(v) for v in got}))}",
+            hint="append loss.item(): a tensor would also keep its whole graph alive",
+        )
+        return got
+
+    def trajectory(
+        self,
+        got: Any,
+        expected: list[float],
+        *,
+        what: str,
+        about: str,
+        hint: str,
+        tolerance: str,
+    ) -> None:
+        """A list of Python floats, one per step, each close to the expected one."""
+        self.float_list(got, len(expected), what=what, about=about)
+        rule = self.tolerances[tolerance]
+        for step, (value, want) in enumerate(zip(got, expected, strict=True)):
+            self.true(
+                abs(value - want) <= rule.atol + rule.rtol * abs(want),
+                summary=f"the {what} leave the expected trajectory at step {step}",
+                about=about,
+                expected=f"{what}[{step}] = {want:.7g} (within rtol={rule.rtol:g})"
+                if self.visible
+                else f"{what}[{step}] within rtol={rule.rtol:g} of the reference's",
+                got=f"{what}[{step}] = {value:.7g}"
+                if self.visible
+                else f"off by {abs(value - want):.3g}",
+                hint=hint,
+            )
+
+    def unchanged(
+        self,
+        sent: Sequence[Any],
+        after: Sequence[Any],
+        *,
+        names: Sequence[str],
+        what: str,
+        about: str,
+    ) -> None:
+        """Tensors the check passed in must come back with the same values, flags and .grad."""
+        for name, before, now in zip(names, sent, after, strict=True):
+            if isinstance(before, torch.Tensor):
+                change = tensor_change(before, now)
+                self.true(
+                    change is None,
+                    summary=f"{what} modified its argument {name}: {change}",
+                    about=about,
+                    hint="work on new tensors: in-place operations (x += …, x[…] = …, "
+                    "add_, mul_, requires_grad_ on an argument) change the caller's tensor",
+                )
+
+    def tensors(
+        self, value: Any, count: int, *, what: str, about: str, hint: str = ""
+    ) -> list[torch.Tensor]:
+        """``value`` must be a tuple (or list) of ``count`` tensors."""
+        shape = f"{describe_value(value)}" + (
+            f" of {len(value)}" if isinstance(value, tuple | list) else ""
+        )
+        self.true(
+            isinstance(value, tuple | list) and len(value) == count,
+            summary=f"{what} is not a tuple of {count} tensors",
+            about=about,
+            expected=f"a tuple of {count} tensors",
+            got=shape,
+            hint=hint or f"return a tuple of {count} tensors",
+        )
+        for index, item in enumerate(value):
+            self.true(
+                isinstance(item, torch.Tensor),
+                summary=f"item {index} of {what} is {describe_value(item)}, not a torch.Tensor",
+                about=about,
+                hint="return torch tensors, not lists or numpy arrays",
+            )
+        return list(value)
+
+    def finite_and_close(
+        self, got: Any, expected: torch.Tensor, *, what: str, about: str, hint: str
+    ) -> None:
+        """Like ``close``, but a nan or inf gets its own message first."""
+        got = self.tensor(got, like=expected, what=what, about=about)
+        self.true(
+            bool(torch.isfinite(got).all()),
+            summary=f"{what} is not finite for some inputs",
+            about=about,
+            expected=f"finite values like {self.values(expected)}",
+            got=self.values(got),
+            hint=hint,
+        )
+        self.close(got, expected, what=what, about=about, hint=hint)
+
+    def values(self, tensor: torch.Tensor) -> str:
+        """A tensor's values for a visible check; only its shape for a hidden one."""
+        if not self.visible:
+            return f"a tensor of shape {tuple(tensor.shape)}"
+        return show(tensor)
+
+    def describe(self, **inputs: Any) -> str:
+        """Name the inputs: values for a visible check, dtype and shape for a hidden one."""
+        parts = []
+        for name, value in inputs.items():
+            if isinstance(value, torch.Tensor):
+                kind = f"{str(value.dtype).removeprefix('torch.')}, shape {tuple(value.shape)}"
+                parts.append(
+                    f"{name} = {show(value)} ({kind})" if self.visible else f"{name}: {kind}"
+                )
+            else:
+                parts.append(f"{name} = {value!r}" if self.visible else f"{name} = (hidden)")
+        return "; ".join(parts)
+
+
+def tensor_change(before: torch.Tensor, after: Any) -> str | None:
+    """How ``after`` differs from ``before`` in values, requires_grad or .grad, or None."""
+    if not isinstance(after, torch.Tensor):
+        return f"it became {describe_value(after)}"
+    if after.shape != before.shape or after.dtype != before.dtype:
+        return f"its shape or dtype changed to {tuple(after.shape)}, {after.dtype}"
+    if not torch.equal(torch.nan_to_num(after.detach()), torch.nan_to_num(before.detach())):
+        return "its values changed"
+    if after.requires_grad != before.requires_grad:
+        return f"requires_grad changed from {before.requires_grad} to {after.requires_grad}"
+    if (before.grad is None) != (after.grad is None):
+        return ".grad was filled in" if before.grad is None else ".grad was cleared"
+    if before.grad is not None and not torch.equal(before.grad, after.grad):
+        return "its .grad changed"
+    return None
+
+
+def random_tensor(
+    rng: torch.Generator, shape: tuple[int, ...], dtype: torch.dtype, scale: float = 1.0
+) -> torch.Tensor:
+    """Normal random values drawn in float64 (the same numbers whatever the dtype)."""
+    return (torch.randn(shape, generator=rng, dtype=torch.float64) * scale).to(dtype)
+
+
+def elementwise_inputs(
+    rng: torch.Generator, shapes: Sequence[tuple[int, ...]], scale: float
+) -> Iterator[torch.Tensor]:
+    """z of each shape in float32 and float64; where there is room, z starts -1, 0, 1."""
+    for dtype in (torch.float32, torch.float64):
+        for shape in shapes:
+            z = random_tensor(rng, shape, dtype, scale)
+            if z.numel() >= 3:
+                z.view(-1)[:3] = torch.tensor([-1.0, 0.0, 1.0])
+            yield z
+
+
+def agrees_elementwise(
+    student: Student,
+    reference: ModuleType,
+    expect: Expect,
+    function: str,
+    inputs: Iterable[torch.Tensor],
+    hint: str,
+    finite: bool = False,
+) -> None:
+    """The student's ``function(z)`` equals the reference's for each z of ``inputs``; with
+    ``finite``, a nan or inf gets its own message first."""
+    compare = expect.finite_and_close if finite else expect.close
+    for z in inputs:
+        about = expect.describe(z=z)
+        compare(
+            student.call(function, z, about=about).value,
+            getattr(reference, function)(z),
+            what=f"{function}(z)",
+            about=about,
+            hint=hint,
+        )
+
+
+def neuron_inputs(
+    rng: torch.Generator, n: int | None, dtype: torch.dtype, weight_scale: float = 1.0
+) -> list[torch.Tensor]:
+    """[x1, x2, w1, w2, w3, target] for the Back to Basics neuron.
+
+    x1, x2 and target have shape (n,) (0-dim for n = None), target in [0, 1); the
+    weights are 0-dim.
+    """
+    shape = () if n is None else (n,)
+    x1, x2 = random_tensor(rng, shape, dtype), random_tensor(rng, shape, dtype)
+    target = torch.rand(shape, generator=rng, dtype=torch.float64).to(dtype)
+    weights = [random_tensor(rng, (), dtype, scale=weight_scale) for _ in range(3)]
+    return [x1, x2, *weights, target]
+
+
+def network_weights(
+    rng: torch.Generator, hidden_size: int = 5, scale: float = 1.0
+) -> dict[str, torch.Tensor]:
+    """Random weights for the course's network (fc1 → ReLU → fc2), as a state dict.
+
+    ``scale`` shrinks all but fc1's weight: smaller outputs train more gently.
+    """
+    return {
+        "fc1.weight": random_tensor(rng, (hidden_size, 1), torch.float32),
+        "fc1.bias": random_tensor(rng, (hidden_size,), torch.float32, scale),
+        "fc2.weight": random_tensor(rng, (1, hidden_size), torch.float32, scale),
+        "fc2.bias": random_tensor(rng, (1,), torch.float32, scale),
+    }
+
+
+def show(tensor: torch.Tensor, limit: int = 8) -> str:
+    """A short, readable rendering of a tensor's values."""
+    flat = tensor.detach().reshape(-1).double()
+    shown = ", ".join(f"{v:.6g}" for v in flat[:limit].tolist())
+    more = f", … ({flat.numel()} values)" if flat.numel() > limit else ""
+    return f"[{shown}{more}]" if tensor.dim() else shown
+
+
+def describe_difference(got: torch.Tensor, want: torch.Tensor, bad: torch.Tensor) -> str:
+    """How far apart two tensors are, without their values."""
+    parts = []
+    nan = torch.isnan(got)
+    if bool(nan.any()):
+        parts.append(f"{int(nan.sum())} nan")
+    infinite = torch.isinf(got)
+    if bool(infinite.any()):
+        parts.append(f"{int(infinite.sum())} infinite")
+    finite = torch.isfinite(got) & torch.isfinite(want)
+    if bool(finite.any()):
+        gap = float((got - want).abs()[finite].max())
+        parts.append(f"largest difference {gap:.3g}")
+    parts.append(f"{int(bad.sum())} of {bad.numel()} values off")
+    return ", ".join(parts)
+
+
+def describe_value(value: Any) -> str:
+    """A short description of a returned value's type, for messages."""
+    if isinstance(value, Opaque):
+        return f"a {value.type}"
+    if value is None:
+        return "None"
+    return f"a {type(value).__name__}"

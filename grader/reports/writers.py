@@ -1,0 +1,140 @@
+"""Writers: grades in, formatted text out (Gradescope JSON, CSV, a terminal table)."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+from grader.course import Course
+from grader.escaping import csv_cell, markdown_text, terminal_text
+from grader.results import Grade
+
+
+def results_json(grade: Grade) -> dict[str, Any]:
+    """A submission's grade in Gradescope's results.json format."""
+    numbers: dict[str, int] = {}
+    exercises = list(dict.fromkeys(c.exercise for c in grade.checks))
+    tests = []
+    for check in grade.checks:
+        exercise_number = exercises.index(check.exercise) + 1
+        numbers[check.exercise] = numbers.get(check.exercise, 0) + 1
+        tests.append(
+            {
+                "name": f"{check.exercise}: {check.title}",
+                "number": f"{exercise_number}.{numbers[check.exercise]}",
+                "score": check.score,
+                "max_score": check.max_score,
+                "status": "passed" if check.status == "passed" else "failed",
+                "output": check.feedback.markdown() if check.feedback else "",
+                "output_format": "md",
+                "visibility": check.visibility,
+                "tags": [check.exercise, check.check],
+                "extra_data": {
+                    "check": check.check,
+                    "status": check.status,
+                    "seconds": round(check.seconds, 4),
+                    "feedback": dataclasses.asdict(check.feedback) if check.feedback else None,
+                },
+            }
+        )
+    return {
+        "score": grade.score,
+        "execution_time": round(grade.seconds, 3),
+        "output": "  \n".join(markdown_text(line) for line in summary(grade).splitlines()),
+        "output_format": "md",
+        "visibility": "visible",
+        "stdout_visibility": "hidden",
+        "extra_data": {
+            "student": grade.student,
+            "max_score": grade.max_score,
+            "seed": grade.seed,
+            "grader_version": grade.grader_version,
+            "protections": list(grade.protections),
+            "notes": list(grade.notes),
+            "isolation": grade.isolation,
+            **grade.extra,
+        },
+        "tests": tests,
+    }
+
+
+def write_json(path: Path, grade: Grade) -> None:
+    """Write results.json atomically, so a reader never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".json.partial")
+    partial.write_text(
+        json.dumps(results_json(grade), indent=2, ensure_ascii=False) + "\n", "utf-8"
+    )
+    partial.replace(path)
+
+
+def write_feedback(path: Path, grade: Grade) -> None:
+    """Write the student's feedback page next to (or instead of) their results.json."""
+    from grader.reports.pages import render_feedback  # matplotlib, only when pages are written
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_feedback(results_json(grade)), encoding="utf-8")
+
+
+def summary(grade: Grade) -> str:
+    """One line per exercise and the total."""
+    lines = [
+        f"{e.exercise}: {_points(e.score)}/{_points(e.max_score)}  {e.title}"
+        for e in grade.exercises
+    ]
+    lines.append(f"total: {_points(grade.score)}/{_points(grade.max_score)}")
+    lines += [f"note: {note}" for note in grade.notes]
+    if grade.isolation:
+        lines.append(f"note: {grade.isolation}")
+    return "\n".join(lines)
+
+
+def terminal_table(grade: Grade) -> str:
+    """Every check with its points and, when it failed, the first line of why."""
+    lines = [f"{grade.student}  (seed {grade.seed})"]
+    for exercise in grade.exercises:
+        lines.append(
+            f"\n{exercise.exercise}  {_points(exercise.score)}/{_points(exercise.max_score)}  "
+            f"{exercise.title}"
+        )
+        for check in grade.checks:
+            if check.exercise != exercise.exercise:
+                continue
+            mark = {"passed": "PASS", "failed": "FAIL", "error": "ERROR"}[check.status]
+            line = (
+                f"  {mark:5} {_points(check.score):>3}/{_points(check.max_score):<3} {check.check}"
+            )
+            if check.feedback:
+                line += f"  {check.feedback.summary.splitlines()[0][:110]}"
+            lines.append(line)
+    lines.append(f"\ntotal {_points(grade.score)}/{_points(grade.max_score)}")
+    lines += [f"note: {note}" for note in grade.notes]
+    return terminal_text("\n".join(lines))
+
+
+def grades_csv(course: Course, results: list[dict[str, Any]]) -> str:
+    """student, one column per exercise, total; from results.json contents."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    ids = [exercise.id for exercise in course.exercises]
+    writer.writerow(["student", *ids, "total"])
+    for result in sorted(results, key=lambda r: r["extra_data"]["student"]):
+        per_exercise = dict.fromkeys(ids, 0.0)
+        for test in result["tests"]:
+            per_exercise[test["tags"][0]] = per_exercise.get(test["tags"][0], 0.0) + test["score"]
+        writer.writerow(
+            [
+                csv_cell(result["extra_data"]["student"]),
+                *(_points(per_exercise[i]) for i in ids),
+                _points(result["score"]),
+            ]
+        )
+    return out.getvalue()
+
+
+def _points(value: float) -> str:
+    return f"{value:g}"

@@ -1,0 +1,125 @@
+"""Layer ``seccomp``: EPERM for the syscalls a grader child never needs. Applied last, since
+it forbids setsid and unshare, which the earlier layers use."""
+
+from __future__ import annotations
+
+import errno
+
+from grader.sandbox.confine.base import Layer
+
+try:
+    import pyseccomp
+except (ImportError, RuntimeError, OSError) as _exc:  # RuntimeError: libseccomp.so.2 missing
+    pyseccomp = None
+    _SECCOMP_IMPORT_ERROR = f"pyseccomp unavailable: {_exc}"
+else:
+    _SECCOMP_IMPORT_ERROR = ""
+
+
+def unavailable(status: dict[str, str]) -> str:
+    """Empty when seccomp filters can be loaded here, else the reason."""
+    if pyseccomp is None:
+        return _SECCOMP_IMPORT_ERROR
+    if "Seccomp" not in status:
+        return "kernel built without CONFIG_SECCOMP"
+    if status["Seccomp"].strip() == "1":
+        return "already in strict seccomp mode"
+    return ""
+
+
+def layer(why: str, unknown: list[str]) -> Layer:
+    if why:
+        return Layer("seccomp", False, why)
+    detail = (
+        "EPERM for new processes (fork, vfork, clone without CLONE_THREAD), ptrace, "
+        "process_vm_*, signals to other processes, pidfd_*, setsid/setpgid, non-unix sockets, "
+        "namespaces, mounts, bpf, perf, keyrings, userfaultfd, io_uring, modules/kexec/reboot; "
+        "clone3 -> ENOSYS"
+    )
+    if unknown:
+        detail += "; unknown to this libseccomp, so NOT filtered: " + ", ".join(unknown)
+    return Layer("seccomp", True, detail)
+
+
+_SECCOMP_DENY = (
+    # other processes' memory and lifecycle
+    "ptrace", "process_vm_readv", "process_vm_writev", "process_madvise", "kcmp",
+    "pidfd_open", "pidfd_send_signal", "pidfd_getfd",
+    # leaving the process group the grader kills
+    "setsid", "setpgid",
+    # namespaces, mounts and the new mount API
+    "mount", "umount2", "pivot_root", "chroot", "unshare", "setns", "open_tree", "move_mount",
+    "fsopen", "fsconfig", "fsmount", "fspick", "mount_setattr",
+    # big kernel attack surface that no course code uses
+    "bpf", "perf_event_open", "keyctl", "add_key", "request_key", "userfaultfd",
+    "io_uring_setup", "io_uring_enter", "io_uring_register", "personality",
+    # host administration (only matters for a child left as root, but costs nothing)
+    "kexec_load", "kexec_file_load", "init_module", "finit_module", "delete_module", "reboot",
+    "swapon", "swapoff", "acct", "open_by_handle_at", "iopl", "ioperm", "syslog", "quotactl",
+    "settimeofday", "clock_settime", "clock_adjtime", "adjtimex", "sethostname",
+    "setdomainname", "vhangup", "uselib",
+    # setrlimit raises nothing without CAP_SYS_RESOURCE, but it could still lower a sibling's
+    # limits (same uid) through prlimit64; glibc's getrlimit uses prlimit64(new=NULL), allowed below
+    "setrlimit",
+)  # fmt: skip
+_SIGNAL_SYSCALLS = ("kill", "tkill", "tgkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo")
+_CLONE_THREAD = 0x00010000
+_CLONE_NS_FLAGS = (
+    0x00020000,  # CLONE_NEWNS
+    0x02000000,  # CLONE_NEWCGROUP
+    0x04000000,  # CLONE_NEWUTS
+    0x08000000,  # CLONE_NEWIPC
+    0x10000000,  # CLONE_NEWUSER
+    0x20000000,  # CLONE_NEWPID
+    0x40000000,  # CLONE_NEWNET
+)
+_AF_UNIX = 1
+_TIOCSTI = 0x5412  # push characters into a terminal's input: a classic sandbox escape
+_TIOCLINUX = 0x541C
+
+
+def build_filter(pid: int) -> tuple[pyseccomp.SyscallFilter, list[str]]:
+    """The child's filter (default allow) and the syscall names this libseccomp does not know."""
+    sc = pyseccomp
+    eperm = sc.ERRNO(errno.EPERM)
+    filt = sc.SyscallFilter(sc.ALLOW)
+    # Another architecture's syscall table (int 0x80, x32) would dodge every rule: kill instead.
+    filt.set_attr(sc.Attr.ACT_BADARCH, sc.KILL_PROCESS)
+    filt.set_attr(sc.Attr.CTL_TSYNC, 1)  # all threads, should the caller have started one
+    unknown: list[str] = []
+
+    def known(name: str) -> bool:
+        if sc.resolve_syscall(sc.Arch.NATIVE, name) < 0:
+            unknown.append(name)
+            return False
+        return True
+
+    for name in _SECCOMP_DENY:
+        if known(name):
+            filt.add_rule(eperm, name)
+    # Signals only to itself. The pid is the first argument of all five; the comparison is on all
+    # 64 bits, so a target smuggled in the upper half is refused too. Its own children are refused
+    # as well (seccomp cannot tell them apart); Landlock's signal scope covers other sandboxes.
+    for name in _SIGNAL_SYSCALLS:
+        if known(name):
+            filt.add_rule(eperm, name, sc.Arg(0, sc.NE, pid))
+    filt.add_rule(eperm, "socket", sc.Arg(0, sc.NE, _AF_UNIX))
+    if known("prlimit64"):
+        filt.add_rule(eperm, "prlimit64", sc.Arg(2, sc.NE, 0))
+    for request in (_TIOCSTI, _TIOCLINUX):
+        # The kernel reads the request as 32 bits: compare only those, or high bits would dodge it.
+        filt.add_rule(eperm, "ioctl", sc.Arg(1, sc.MASKED_EQ, 0xFFFFFFFF, request))
+    # No new processes: no course code needs one, and a process the child started would
+    # outlive it if the grader itself were SIGKILLed (the zygote's kill-all never runs).
+    # Threads (CLONE_THREAD) stay allowed, bounded by RLIMIT_NPROC; namespace flags are not.
+    for name in ("fork", "vfork"):
+        if known(name):
+            filt.add_rule(eperm, name)
+    filt.add_rule(eperm, "clone", sc.Arg(0, sc.MASKED_EQ, _CLONE_THREAD, 0))
+    for flag in _CLONE_NS_FLAGS:
+        filt.add_rule(eperm, "clone", sc.Arg(0, sc.MASKED_EQ, flag, flag))
+    # clone3 passes its flags in memory, out of seccomp's sight: ENOSYS makes glibc fall back to
+    # clone, whose flags the rules above can see.
+    if known("clone3"):
+        filt.add_rule(sc.ERRNO(errno.ENOSYS), "clone3")
+    return filt, unknown

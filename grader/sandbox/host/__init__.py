@@ -1,0 +1,1 @@
+"""The sandbox's host side: runs in the trusted grader, which holds the references and checks."""

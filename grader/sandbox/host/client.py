@@ -1,0 +1,383 @@
+"""The grader's side of the sandbox: start the zygote, run a submission's code in a child.
+
+``Zygote`` owns the zygote process. ``SubmissionSandbox`` runs one submission: it keeps a
+confined child with the submission's sources, sends it requests with a deadline, and
+replaces it after a crash or a timeout, so that one bad call costs one check.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from typing import Any, NoReturn
+
+from grader.course import Limits
+from grader.sandbox.host.launch import ZygoteProcess, start_zygote
+from grader.sandbox.inside.probes import RESULT_TYPES
+from grader.sandbox.wire import protocol
+
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+_POLL_SECONDS = 0.2
+_MAX_OUTPUT_CHARS = 1024 * 1024
+# A child serves many calls, each with its own CPU budget checked from outside; its
+# RLIMIT_CPU is only a backstop (and the same for every exercise, so spares fit all).
+_LIFETIME_CPU_SECONDS = 600
+
+
+class SandboxFailure(Exception):
+    """The child did not answer normally; ``kind`` says how, the message says it in words."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind  # timeout | cpu | crash | exit | malformed
+
+
+@dataclass(frozen=True)
+class StudentError(Exception):
+    """The submission's code raised, or lacks what a check calls (facts from the child)."""
+
+    kind: str  # not_implemented | missing_function | exception | exit | memory | recursion |
+    #            import | syntax | probe | unencodable | missing_file
+    type: str
+    message: str
+    traceback: str = ""
+    output: str = ""  # what the submission printed before it failed
+
+    def __str__(self) -> str:
+        return f"{self.type}: {self.message}"
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What a probe reported, with what the submission printed and called meanwhile."""
+
+    result: dict[str, Any]
+    events: dict[str, Any]
+    output: str
+
+
+class Zygote:
+    """The process that forks sandboxed children; see grader/sandbox/inside/zygote.py."""
+
+    def __init__(self, started: ZygoteProcess | None = None) -> None:
+        started = started or start_zygote()
+        self.process, self.control = started.process, started.control
+        self._host_layers: list[dict[str, Any]] | None = None
+
+    @property
+    def host_layers(self) -> list[dict[str, Any]]:
+        """The protections this host offers; waits until the zygote is warm."""
+        return self._ready()
+
+    def _ready(self) -> list[dict[str, Any]]:
+        if self._host_layers is None:
+            self._host_layers = self._answer(timeout=180)["host_layers"]
+        return self._host_layers
+
+    def spawn(self, limits: Limits, uid: int | None) -> Child:
+        """A confined child, ready for requests (the zygote forked it ahead of time)."""
+        self._ready()
+        settings = {
+            "uid": uid,
+            "memory_bytes": limits.memory_mib * 1024 * 1024,
+            "cpu_seconds": _LIFETIME_CPU_SECONDS,
+            "max_processes": limits.processes,
+            "max_file_bytes": 64 * 1024 * 1024,
+            "max_open_files": 64,
+        }
+        self.control.send(json.dumps({"op": "spawn", "settings": settings}).encode())
+        self.control.settimeout(30)
+        message, fds, _, _ = socket.recv_fds(self.control, 65536, 1)
+        if not message or len(fds) != 1:
+            raise RuntimeError("the sandbox zygote did not hand over a child")
+        child = Child(self, json.loads(message)["pid"], socket.socket(fileno=fds[0]))
+        try:
+            hello = protocol.receive(child.sock, deadline=time.monotonic() + 30)
+        except (EOFError, TimeoutError, protocol.ProtocolError) as error:
+            status = child.kill()
+            raise RuntimeError(f"a sandbox child failed to start ({status}): {error}") from None
+        child.layers = hello["layers"]
+        return child
+
+    def kill(self, pid: int) -> dict[str, int]:
+        """End a child and say how it ended (it may have died on its own)."""
+        self.control.send(json.dumps({"op": "kill", "pid": pid}).encode())
+        return self._answer(timeout=30)
+
+    def release(self, pid: int) -> None:
+        """End a child that is no longer needed, without waiting for it."""
+        self.control.send(json.dumps({"op": "release", "pid": pid}).encode())
+
+    def _answer(self, timeout: float) -> dict[str, Any]:
+        self.control.settimeout(timeout)
+        try:
+            message = self.control.recv(65536)
+        except TimeoutError:
+            message = b""
+        if not message:
+            code = self.process.poll()
+            raise RuntimeError(f"the sandbox zygote stopped answering (exit code {code})")
+        return json.loads(message)
+
+    def close(self) -> None:
+        self.control.close()  # the zygote kills its children and exits on EOF
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+@dataclass
+class Child:
+    """One confined process; the grader talks to it directly over ``sock``."""
+
+    zygote: Zygote
+    pid: int
+    sock: socket.socket
+    layers: list[dict[str, Any]] = field(default_factory=list)
+    alive: bool = True
+
+    def request(self, message: dict[str, Any], limits: Limits) -> dict[str, Any]:
+        """Send a request; wait for its answer within the wall-clock and CPU budget.
+
+        Each request carries a fresh random id that its answer must echo: an answer to
+        another request (a stale duplicate from a fork of the child, say) is dropped.
+        """
+        message = dict(message, id=secrets.randbits(62))
+        deadline = time.monotonic() + limits.wall_seconds
+        cpu_start = self._cpu_seconds()
+        try:
+            self.sock.settimeout(limits.wall_seconds)
+            protocol.send(self.sock, message)
+            while True:
+                self._wait_readable(deadline, cpu_start, limits)
+                answer = protocol.receive(self.sock, deadline=deadline)
+                if (
+                    isinstance(answer, dict)
+                    and type(answer.get("id")) is int
+                    and (answer["id"] == message["id"])
+                ):
+                    return answer
+        except TimeoutError:
+            self._fail("timeout", f"did not finish within {limits.wall_seconds:g} s")
+        except (EOFError, ConnectionError, BrokenPipeError):
+            status = self.kill()
+            if "signal" in status:
+                self._fail_with_status(status, limits)
+            raise SandboxFailure(
+                "exit",
+                f"ended the Python process (exit status {status['exit_code']}); "
+                "do not call os._exit or exit the interpreter in an exercise",
+            ) from None
+        except protocol.ProtocolError as error:
+            self._fail("malformed", f"sent back malformed data ({error})")
+
+    def _wait_readable(self, deadline: float, cpu_start: float, limits: Limits) -> None:
+        """Wait for data, checking the child's CPU time every _POLL_SECONDS."""
+        while True:
+            now = time.monotonic()
+            if now >= deadline:
+                raise TimeoutError
+            self.sock.settimeout(min(_POLL_SECONDS, deadline - now))
+            try:
+                if not self.sock.recv(1, socket.MSG_PEEK):
+                    raise EOFError
+                return
+            except TimeoutError:
+                if self._cpu_seconds() - cpu_start > limits.cpu_seconds:
+                    self._fail("cpu", f"used more than {limits.cpu_seconds:g} s of CPU time")
+
+    def _fail(self, kind: str, message: str) -> NoReturn:
+        self.kill()
+        raise SandboxFailure(kind, message)
+
+    def _fail_with_status(self, status: dict[str, int], limits: Limits) -> NoReturn:
+        number = status["signal"]
+        if number == signal.SIGXCPU:
+            raise SandboxFailure("cpu", "used more than its CPU time budget (SIGXCPU)")
+        if number == signal.SIGSEGV:
+            raise SandboxFailure(
+                "crash",
+                "crashed the Python interpreter (segmentation fault); unbounded "
+                "recursion is the usual cause",
+            )
+        if number == signal.SIGKILL:
+            raise SandboxFailure(
+                "crash",
+                f"was killed (SIGKILL), most likely for using more than "
+                f"{limits.memory_mib} MiB of memory",
+            )
+        name = signal.Signals(number).name if number in signal.Signals else str(number)
+        raise SandboxFailure("crash", f"crashed the Python interpreter (signal {name})")
+
+    def _cpu_seconds(self) -> float:
+        try:
+            with open(f"/proc/{self.pid}/stat", "rb") as stat:
+                fields = stat.read().rsplit(b")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+        except (OSError, IndexError, ValueError):
+            return 0.0
+
+    def kill(self) -> dict[str, int]:
+        """End the child and everything it started; say how the child ended."""
+        if not self.alive:
+            return {}
+        self.alive = False
+        self.sock.close()
+        return self.zygote.kill(self.pid)
+
+    def release(self) -> None:
+        """End the child when it is no longer needed; the zygote does it in the background."""
+        if self.alive:
+            self.alive = False
+            self.sock.close()
+            self.zygote.release(self.pid)
+
+
+class SubmissionSandbox:
+    """Runs one submission's code: each exercise in a child of its own.
+
+    A fresh child per exercise means that what one exercise's code does to its process
+    (global state, patched modules, processes it leaves) cannot touch another exercise's
+    checks. A child that dies or hangs is replaced for the next check.
+    """
+
+    def __init__(
+        self,
+        zygote: Zygote,
+        sources: dict[str, str],
+        uid: int | None,
+        missing: dict[str, str] | None = None,
+        seed: int = 0,
+    ) -> None:
+        self.zygote = zygote
+        self.sources = sources
+        self.uid = uid
+        self.seed = seed  # seeds random, numpy and torch in each child, for reproducible runs
+        self.missing = missing or {}  # exercise id -> why the submission has no source for it
+        self.child: Child | None = None
+        self.exercise = ""  # whose module the child has imported
+        self.broken: dict[str, Exception] = {}  # exercises whose import failed, for good
+        self.timed_out: set[tuple[str, str]] = set()  # (exercise, function) that hung once
+        self.layers: list[dict[str, Any]] = []
+        # Checks that need the same run (a training run, say) ask for it with the same
+        # inputs; the submission runs it once.
+        self.replies: dict[tuple[Any, ...], Reply] = {}
+
+    def run(
+        self,
+        exercise: str,
+        probe: str,
+        inputs: dict[str, Any],
+        limits: Limits,
+        no_grad: bool = False,
+        shared: bool = False,
+    ) -> Reply:
+        """Run a probe on ``exercise``'s module; raise StudentError or SandboxFailure.
+
+        With ``shared``, the reply is kept and reused for the same request: for a run that
+        several checks inspect (a training run, say). Other requests always run again,
+        so a check that calls twice sees two calls.
+        """
+        function = inputs.get("function", probe)
+        if (exercise, function) in self.timed_out:
+            raise SandboxFailure(
+                "timeout", f"was not run again: {function} did not finish in time earlier"
+            )
+        key = (exercise, probe, no_grad, *_fingerprint(inputs)) if shared else None
+        if key in self.replies:
+            return self.replies[key]
+        child = self._child(exercise, limits)
+        request = {
+            "op": "run",
+            "exercise": exercise,
+            "probe": probe,
+            "inputs": inputs,
+            "no_grad": no_grad,
+            "output_limit": limits.output_kib * 1024,
+        }
+        try:
+            reply = self._reply(child.request(request, limits), RESULT_TYPES[probe])
+        except SandboxFailure as failure:
+            if failure.kind in ("timeout", "cpu"):
+                self.timed_out.add((exercise, function))
+            raise
+        if shared:
+            self.replies[key] = reply
+        return reply
+
+    def _child(self, exercise: str, limits: Limits) -> Child:
+        """A live child that has imported ``exercise``'s module."""
+        if exercise in self.broken:
+            raise self.broken[exercise]
+        if exercise not in self.sources:
+            reason = self.missing.get(exercise, f"no {exercise}.py in the submission")
+            raise StudentError("missing_file", "FileNotFoundError", reason)
+        if self.child is not None and self.child.alive and self.exercise == exercise:
+            return self.child
+        # The new child first: the zygote then reaps the old one while this one works. For
+        # those few milliseconds three children share the uid's process limit (old, new and
+        # the spare), which threads the old one left running count against too.
+        fresh = self.zygote.spawn(limits, self.uid)
+        self.close()
+        self.child, self.exercise = fresh, exercise
+        self.layers = self.child.layers
+        try:
+            self.child.request({"op": "init", "sources": self.sources, "seed": self.seed}, limits)
+            request = {"op": "load", "exercise": exercise, "output_limit": limits.output_kib * 1024}
+            self._reply(self.child.request(request, limits), {})
+        except SandboxFailure as failure:
+            self.broken[exercise] = SandboxFailure(failure.kind, f"while being imported, {failure}")
+            raise self.broken[exercise] from None
+        except StudentError as error:
+            self.broken[exercise] = error
+            raise
+        return self.child
+
+    def _reply(self, answer: Any, result_types: dict[str, type]) -> Reply:
+        """Check an answer's shape (the child controls it) and unpack it."""
+        if not isinstance(answer, dict) or not isinstance(answer.get("ok"), bool):
+            raise SandboxFailure("malformed", "sent back an answer without a status")
+        if not answer["ok"]:
+            error = answer.get("error")
+            if not isinstance(error, dict) or not all(
+                isinstance(error.get(key), str) for key in ("kind", "type", "message", "traceback")
+            ):
+                raise SandboxFailure("malformed", "sent back an error without a description")
+            output = answer.get("output") if isinstance(answer.get("output"), str) else ""
+            raise StudentError(
+                error["kind"], error["type"], error["message"], error["traceback"], output[:4000]
+            )
+        result = answer.get("result", {})
+        if not isinstance(result, dict) or any(
+            not isinstance(result.get(key), kind) for key, kind in result_types.items()
+        ):
+            raise SandboxFailure("malformed", "sent back a result of the wrong shape")
+        events = answer.get("events")
+        if not (
+            isinstance(events, dict)
+            and isinstance(events.get("counts"), dict)
+            and all(isinstance(v, int) for v in events["counts"].values())
+            and isinstance(events.get("notes"), list)
+            and all(isinstance(note, str) for note in events["notes"])
+        ):
+            raise SandboxFailure("malformed", "sent back a malformed record of its calls")
+        output = answer.get("output") if isinstance(answer.get("output"), str) else ""
+        return Reply(result=result, events=events, output=output[:_MAX_OUTPUT_CHARS])
+
+    def close(self) -> None:
+        if self.child is not None:
+            self.child.release()
+            self.child = None
+
+
+def _fingerprint(inputs: dict[str, Any]) -> tuple[str, bytes]:
+    header, payload = protocol.encode(inputs)
+    return json.dumps(header, sort_keys=True), payload

@@ -1,0 +1,1 @@
+"""Code that runs next to untrusted student code: it must never hold a secret."""

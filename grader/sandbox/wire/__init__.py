@@ -1,0 +1,1 @@
+"""What crosses the trust boundary: plain data only, checked on arrival."""
