@@ -149,7 +149,7 @@ class _InProcess:
         watch.reset()
         try:
             with torch.no_grad() if no_grad else torch.enable_grad():
-                result = probes.PROBES[probe](self.modules[exercise], **copy.deepcopy(inputs))
+                result = probes.PROBES[probe].run(self.modules[exercise], **copy.deepcopy(inputs))
         except Exception as error:
             raise StudentError("exception", type(error).__name__, str(error)) from None
         return Reply(copy.deepcopy(result), watch.events(), "")

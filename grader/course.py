@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import ast
+import importlib
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,6 +17,10 @@ from grader.errors import UsageError
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 CHECKS_DIR = PACKAGE_DIR / "checks"
+# The course's own code, beside its hidden checks: probes.py (run beside the student's code),
+# figures.py (feedback figures' data) and drawing.py (their pictures). The engine loads them
+# by these names and knows nothing else of the course.
+CHECKS_PACKAGE = "grader.checks"
 DEFAULT_ROOT = PACKAGE_DIR.parent
 VISIBILITIES = ("visible", "hidden", "after_due_date")
 ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -89,6 +95,11 @@ class Course:
     def max_points(self) -> float:
         return sum(exercise.max_points for exercise in self.exercises)
 
+    @property
+    def probe_modules(self) -> tuple[str, ...]:
+        """The course's probe modules, for the zygote to import before it forks."""
+        return tuple(name for name in [course_module("probes")] if name)
+
     def select(self, exercise_ids: list[str] | None) -> list[str]:
         """The ids to grade: all when none are given; UsageError for an unknown one."""
         known = [exercise.id for exercise in self.exercises]
@@ -105,6 +116,17 @@ class Course:
                 return exercise
         known = ", ".join(e.id for e in self.exercises)
         raise KeyError(f"no exercise {exercise_id!r} in course.yml (known: {known})")
+
+
+def course_module(name: str) -> str | None:
+    """The dotted name of the course's module ``name`` (see CHECKS_PACKAGE), if it has one."""
+    return f"{CHECKS_PACKAGE}.{name}" if (CHECKS_DIR / f"{name}.py").is_file() else None
+
+
+def course_hook(module: str, function: str) -> Callable[..., Any] | None:
+    """The course's ``function`` in its module ``module``, or None when the course has none."""
+    name = course_module(module)
+    return getattr(importlib.import_module(name), function) if name else None
 
 
 def load_course(root: Path | None = None, checks_dir: Path = CHECKS_DIR) -> Course:

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from grader.checks.figures import collect, draw
+from grader.checks.drawing import draw
+from grader.checks.figures import collect
 from grader.grading.plugin import load_reference
 from grader.grading.session import sandbox
 from grader.grading.submission import load_submission
@@ -23,8 +24,8 @@ MISTAKE = {m.student: m for m in MISTAKES}
 
 
 @pytest.fixture(scope="module")
-def zygote():
-    with sandbox() as running:
+def zygote(course):
+    with sandbox(course) as running:
         yield running
 
 

@@ -20,7 +20,7 @@ def _alive(pid: int) -> bool:
 def test_ending_one_child_leaves_the_others_running(course):
     limits = course.exercise("ex1_forward").limits
     uid = 200_000 + os.getpid() if os.geteuid() == 0 else None
-    with sandbox() as zygote:
+    with sandbox(course) as zygote:
         first, second = zygote.spawn(limits, uid), zygote.spawn(limits, uid)
         assert _answers(first, limits) and _answers(second, limits)
         first.release()  # no answer: the kill below is handled after it

@@ -9,11 +9,15 @@ The same notebook serves students (``stubs=True``: answers replaced as in the .p
 and nbgrader's source (``stubs=False``: answers kept between the markers, which
 ``nbgrader generate_assignment`` removes). Autograder cells hold no test code: their
 scores come from the sandboxed grader (grader/platforms/nbgrader.py), never from the kernel.
+
+``notebook_source`` reads a notebook back as the module it holds, for grading: this is the
+one module that knows the notebook format, both ways.
 """
 
 from __future__ import annotations
 
 import ast
+import json
 
 import nbformat
 from nbformat import NotebookNode
@@ -21,7 +25,8 @@ from nbformat import NotebookNode
 from grader.authoring.regions import answer_regions
 from grader.authoring.stubs import make_stub
 from grader.course import Check, Exercise
-from grader.grading.submission import SELF_CHECK_TAG
+
+SELF_CHECK_TAG = "selfcheck"  # notebook cells that run the self-checks, not part of the module
 
 
 def _metadata(grade_id: str, *, solution: bool = False, points: float | None = None) -> dict:
@@ -144,3 +149,57 @@ def _provided(lines: list[str], index: int) -> list[NotebookNode]:
 def _first_line(node: ast.stmt) -> int:
     decorators = getattr(node, "decorator_list", [])
     return min([node.lineno, *(d.lineno for d in decorators)])
+
+
+def notebook_source(text: str) -> str:
+    """The code cells of a notebook, in order, as one module.
+
+    IPython magics and shell escapes (``%matplotlib``, ``!pip``) become comments;
+    nbgrader's autograder cells and the self-check cell (tests, not the student's code)
+    are left out.
+    """
+    try:
+        notebook = json.loads(text)
+    except (ValueError, RecursionError):
+        raise ValueError("is not a valid notebook (not JSON); re-save it from Jupyter") from None
+    cells = notebook.get("cells") if isinstance(notebook, dict) else None
+    if not isinstance(cells, list):
+        raise ValueError("is not a valid notebook (no list of cells); re-save it from Jupyter")
+    chunks = []
+    for cell in cells:
+        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
+            continue
+        metadata = cell.get("metadata")
+        metadata = metadata if isinstance(metadata, dict) else {}
+        nbgrader = metadata.get("nbgrader")
+        if isinstance(nbgrader, dict) and nbgrader.get("grade") and not nbgrader.get("solution"):
+            continue
+        tags = metadata.get("tags")
+        if isinstance(tags, list) and SELF_CHECK_TAG in tags:
+            continue
+        source = cell.get("source", "")
+        if isinstance(source, list):
+            source = "".join(part for part in source if isinstance(part, str))
+        if isinstance(source, str):
+            chunks.append(_without_magics(source))
+    return "\n\n".join(chunks) + "\n"
+
+
+def _without_magics(cell: str) -> str:
+    """A cell with its IPython magic and shell lines commented out.
+
+    A cell that is valid Python is left as it is (a continuation line may well start
+    with ``!=``); otherwise lines that start with ``%`` or ``!`` are the magics.
+    """
+    lines = cell.splitlines()
+    try:
+        ast.parse(cell)
+        return "\n".join(lines)
+    except (SyntaxError, ValueError):
+        pass
+    return "\n".join(
+        f"# {line}"
+        if line.lstrip().startswith(("%", "!")) and not line.lstrip().startswith("!=")
+        else line
+        for line in lines
+    )

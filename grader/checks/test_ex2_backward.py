@@ -5,13 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
+from grader.checks.inputs import neuron_inputs
 from grader.grading.source_rules import forbidden_uses
-from grader.grading.student import (
-    agrees_elementwise,
-    elementwise_inputs,
-    neuron_inputs,
-    random_tensor,
-)
+from grader.grading.student import agrees_elementwise, elementwise_inputs, random_tensor
 
 pytestmark = pytest.mark.ex2_backward
 

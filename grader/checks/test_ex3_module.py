@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from grader.grading.student import network_weights, random_tensor
-from grader.sandbox.inside.probes import MODULE_SPECS, build_module
+from grader.checks.inputs import network_weights
+from grader.checks.probes import MODULE_SPECS, build_module
+from grader.grading.student import random_tensor
 
 pytestmark = pytest.mark.ex3_module
 

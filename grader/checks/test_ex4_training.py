@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from grader.grading.student import network_weights, random_tensor
+from grader.checks.inputs import network_weights
+from grader.grading.student import random_tensor
 
 pytestmark = pytest.mark.ex4_training
 

@@ -27,14 +27,14 @@ def main(
     exercises = course.select(exercises)
     if not submission.exists():
         raise UsageError(f"{submission}: no such folder or .zip file")
-    started = start_zygote()  # it warms up while this process imports torch below
+    started = start_zygote(course.probe_modules)  # warms up while this imports torch below
     from grader.grading.session import grade_submissions, sandbox
     from grader.reports.writers import terminal_table, write_feedback, write_json
 
     seed = new_seed() if seed is None else seed
     print(f"grading {submission} with seed {seed} (rerun with --seed {seed} to reproduce)")
     loaded = load_submission(submission, [e.id for e in course.exercises])
-    with sandbox(require_isolation, started) as zygote:
+    with sandbox(course, require_isolation, started) as zygote:
         if notice := reduced_isolation(zygote.host_layers):
             print(terminal_text(f"grader: {notice}"), file=sys.stderr)
         [grade] = grade_submissions(

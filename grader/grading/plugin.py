@@ -23,8 +23,7 @@ import pytest
 import torch
 
 from grader import __version__
-from grader.checks import figures
-from grader.course import Course
+from grader.course import Course, course_hook
 from grader.grading.student import CheckFailure
 from grader.grading.submission import Submission
 from grader.results import Feedback, Grade, Outcome, score
@@ -75,8 +74,9 @@ class GradingSession:
     def close(self, submission: Submission, sandbox: SubmissionSandbox) -> None:
         """All checks of ``submission`` have run: stop its sandbox and hand on its grade."""
         try:
-            if self.collect_figures:
-                self.figure_data[submission.student] = figures.collect(
+            collect = course_hook("figures", "collect") if self.collect_figures else None
+            if collect is not None:
+                self.figure_data[submission.student] = collect(
                     sandbox, self.course, self.reference, self.exercises
                 )
         finally:  # the zygote keeps the children the grader holds: always hand them back

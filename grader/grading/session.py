@@ -14,7 +14,7 @@ from grader.grading.plugin import GradingSession, run_checks
 from grader.grading.submission import Submission
 from grader.results import Grade
 from grader.sandbox.host.client import Zygote
-from grader.sandbox.host.launch import ZygoteProcess, refuse_without_isolation
+from grader.sandbox.host.launch import ZygoteProcess, refuse_without_isolation, start_zygote
 
 # Children run under a uid of their own when the grader may drop to one: derived from this
 # process's pid, so that graders running side by side never share one (pids stay below
@@ -33,10 +33,10 @@ def warm_up() -> None:
 
 @contextmanager
 def sandbox(
-    require_isolation: bool = False, started: ZygoteProcess | None = None
+    course: Course, require_isolation: bool = False, started: ZygoteProcess | None = None
 ) -> Iterator[Zygote]:
-    """A ready zygote for grading; this process warms up while the zygote does."""
-    zygote = Zygote(started)
+    """A ready zygote for grading ``course``; this process warms up while the zygote does."""
+    zygote = Zygote(started or start_zygote(course.probe_modules))
     try:
         warm_up()
         refuse_without_isolation(require_isolation, zygote.host_layers)

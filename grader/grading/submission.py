@@ -1,7 +1,7 @@
 """Find a submission's exercise files, in a folder or a .zip, as Python source text.
 
 Students zip parent folders, add stray copies and hand in notebooks, so an exercise
-file is found by name anywhere inside (``ex1_forward.py`` or ``ex1_forward.ipynb``, the
+file is found by name anywhere inside (``<id>.py`` or ``<id>.ipynb``, the
 shallowest wins, .py before .ipynb). Reading is defensive: symbolic links are never
 followed (a link to the solutions would otherwise leak them into the sandbox), zip
 members are read in memory with a size cap (no extraction, so no path traversal and no
@@ -13,19 +13,18 @@ being read, and the file limits count only what is left.
 
 from __future__ import annotations
 
-import ast
-import json
 import os
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from grader.authoring.notebooks import notebook_source
+
 MAX_FILE_BYTES = 2 * 1024 * 1024
 MAX_ZIP_MEMBERS = 5000
 MAX_WALK_FILES = 20000
 SUFFIXES = (".py", ".ipynb")
-SELF_CHECK_TAG = "selfcheck"  # notebook cells that run the self-checks, not part of the module
 # Reading a zip's directory costs memory per member even when the member is skipped.
 MAX_ZIP_ENTRIES = 200_000
 VENV_MARKER = "pyvenv.cfg"
@@ -266,57 +265,3 @@ def _source(name: str, data: bytes) -> str:
     if "\x00" in text:
         raise ValueError("contains NUL bytes; is it really a Python file?")
     return notebook_source(text) if name.endswith(".ipynb") else text
-
-
-def notebook_source(text: str) -> str:
-    """The code cells of a notebook, in order, as one module.
-
-    IPython magics and shell escapes (``%matplotlib``, ``!pip``) become comments;
-    nbgrader's autograder cells and the self-check cell (tests, not the student's code)
-    are left out.
-    """
-    try:
-        notebook = json.loads(text)
-    except (ValueError, RecursionError):
-        raise ValueError("is not a valid notebook (not JSON); re-save it from Jupyter") from None
-    cells = notebook.get("cells") if isinstance(notebook, dict) else None
-    if not isinstance(cells, list):
-        raise ValueError("is not a valid notebook (no list of cells); re-save it from Jupyter")
-    chunks = []
-    for cell in cells:
-        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
-            continue
-        metadata = cell.get("metadata")
-        metadata = metadata if isinstance(metadata, dict) else {}
-        nbgrader = metadata.get("nbgrader")
-        if isinstance(nbgrader, dict) and nbgrader.get("grade") and not nbgrader.get("solution"):
-            continue
-        tags = metadata.get("tags")
-        if isinstance(tags, list) and SELF_CHECK_TAG in tags:
-            continue
-        source = cell.get("source", "")
-        if isinstance(source, list):
-            source = "".join(part for part in source if isinstance(part, str))
-        if isinstance(source, str):
-            chunks.append(_without_magics(source))
-    return "\n\n".join(chunks) + "\n"
-
-
-def _without_magics(cell: str) -> str:
-    """A cell with its IPython magic and shell lines commented out.
-
-    A cell that is valid Python is left as it is (a continuation line may well start
-    with ``!=``); otherwise lines that start with ``%`` or ``!`` are the magics.
-    """
-    lines = cell.splitlines()
-    try:
-        ast.parse(cell)
-        return "\n".join(lines)
-    except (SyntaxError, ValueError):
-        pass
-    return "\n".join(
-        f"# {line}"
-        if line.lstrip().startswith(("%", "!")) and not line.lstrip().startswith("!=")
-        else line
-        for line in lines
-    )

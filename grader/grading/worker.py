@@ -28,12 +28,12 @@ from grader.sandbox.host.launch import start_zygote
 def main(settings: dict[str, Any]) -> int:
     messages: TextIO = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)  # stray prints must not corrupt the message stream
-    started = start_zygote()  # warms up while this process imports torch below
+    course = load_course(Path(settings["course"]))
+    started = start_zygote(course.probe_modules)  # warms up while this imports torch below
     from grader.grading.session import grade_submissions, sandbox
     from grader.reports.writers import write_feedback, write_json
     from grader.results import Grade
 
-    course = load_course(Path(settings["course"]))
     out = Path(settings["out"])
     ids = [exercise.id for exercise in course.exercises]
 
@@ -46,7 +46,7 @@ def main(settings: dict[str, Any]) -> int:
             write_feedback(out / grade.student / "feedback.html", grade)
         send({"graded": grade.student, "score": grade.score, "max_score": grade.max_score})
 
-    with sandbox(settings["require_isolation"], started) as zygote:
+    with sandbox(course, settings["require_isolation"], started) as zygote:
         send({"ready": True})
         for line in sys.stdin:
             submissions = [load_submission(Path(path), ids) for path in json.loads(line)["paths"]]

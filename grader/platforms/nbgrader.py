@@ -25,10 +25,10 @@ import nbformat
 from nbformat import NotebookNode
 from traitlets import Integer, Unicode
 
-from grader.authoring.notebooks import make_notebook
+from grader.authoring.notebooks import make_notebook, notebook_source
 from grader.course import Course, load_course
 from grader.escaping import terminal_text
-from grader.grading.submission import Submission, notebook_source
+from grader.grading.submission import Submission
 from grader.seeds import new_seed
 
 try:
@@ -120,7 +120,7 @@ def _grade(course: Course, exercise: str, nb: NotebookNode, student: str, seed: 
     submission = Submission(student, Path(f"{exercise}.ipynb"), sources, problems)
     from grader.grading.session import grade_submissions
 
-    [grade] = grade_submissions(course, [submission], seed, _zygote(), [exercise])
+    [grade] = grade_submissions(course, [submission], seed, _zygote(course), [exercise])
     return {check.check: check for check in grade.checks}
 
 
@@ -142,13 +142,13 @@ def _outputs(check: Any) -> list[NotebookNode]:
 _sandbox: list[Any] = []
 
 
-def _zygote() -> Any:
+def _zygote(course: Course) -> Any:
     """One sandbox for the whole nbgrader run, closed when the process exits."""
     if not _sandbox:
         from grader.grading.session import sandbox
 
         stack = contextlib.ExitStack()
-        _sandbox.append(stack.enter_context(sandbox()))
+        _sandbox.append(stack.enter_context(sandbox(course)))
         atexit.register(stack.close)
         sys.stdout.flush()
     return _sandbox[0]

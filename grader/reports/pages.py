@@ -11,7 +11,7 @@ import base64
 from html import escape
 from typing import Any
 
-from grader.checks.figures import draw
+from grader.course import course_hook
 from grader.results import Feedback
 
 STYLE = """
@@ -106,6 +106,9 @@ def _figure(figure: dict[str, Any]) -> str:
     title = escape(figure["title"])
     if "missing" in figure:
         return f'<p class="missing">{title}: no figure, because {escape(figure["missing"])}.</p>'
+    draw = course_hook("drawing", "draw")
+    if draw is None:
+        return f'<p class="missing">{title}: no figure, because this course draws none.</p>'
     try:
         png, alt = draw(figure)
     except Exception as error:  # data of an unexpected shape: a sentence instead of a crash

@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 from grader.course import Limits
-from grader.sandbox.host.launch import ZygoteProcess, start_zygote
-from grader.sandbox.inside.probes import RESULT_TYPES
+from grader.sandbox.host.launch import ZygoteProcess
+from grader.sandbox.inside.probes import PROBES
+from grader.sandbox.inside.probes import load as load_probes
 from grader.sandbox.wire import protocol
 
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -65,8 +66,8 @@ class Reply:
 class Zygote:
     """The process that forks sandboxed children; see grader/sandbox/inside/zygote.py."""
 
-    def __init__(self, started: ZygoteProcess | None = None) -> None:
-        started = started or start_zygote()
+    def __init__(self, started: ZygoteProcess) -> None:
+        load_probes(started.probe_modules)  # to know what their replies hold
         self.process, self.control = started.process, started.control
         self._host_layers: list[dict[str, Any]] | None = None
 
@@ -304,7 +305,7 @@ class SubmissionSandbox:
             "output_limit": limits.output_kib * 1024,
         }
         try:
-            reply = self._reply(child.request(request, limits), RESULT_TYPES[probe])
+            reply = self._reply(child.request(request, limits), PROBES[probe].reply)
         except SandboxFailure as failure:
             if failure.kind in ("timeout", "cpu"):
                 self.timed_out.add((exercise, function))

@@ -22,6 +22,7 @@ from grader.sandbox.confine.apply import missing_layers
 class ZygoteProcess:
     process: subprocess.Popen[bytes]
     control: socket.socket  # SOCK_SEQPACKET: one JSON message per datagram
+    probe_modules: tuple[str, ...]  # the course's probes, imported by the zygote before it forks
 
 
 def zygote_environment() -> dict[str, str]:
@@ -36,16 +37,23 @@ def zygote_environment() -> dict[str, str]:
     }
 
 
-def start_zygote() -> ZygoteProcess:
+def start_zygote(probe_modules: tuple[str, ...]) -> ZygoteProcess:
+    """Start a zygote that imports the course's ``probe_modules`` (trusted, nothing secret)."""
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     process = subprocess.Popen(
-        [sys.executable, "-m", "grader.sandbox.inside.zygote", str(theirs.fileno())],
+        [
+            sys.executable,
+            "-m",
+            "grader.sandbox.inside.zygote",
+            str(theirs.fileno()),
+            *probe_modules,
+        ],
         pass_fds=[theirs.fileno()],
         env=zygote_environment(),
         stdin=subprocess.DEVNULL,
     )
     theirs.close()
-    return ZygoteProcess(process, ours)
+    return ZygoteProcess(process, ours, probe_modules)
 
 
 def refuse_without_isolation(require: bool, layers: list[dict[str, Any]]) -> None:

@@ -153,7 +153,7 @@ def _run(
         return {"ok": True, "events": watch.events(), "seconds": time.perf_counter() - started}
     watch.reset()
     started = time.perf_counter()
-    probe = probes.PROBES[request["probe"]]
+    probe = probes.PROBES[request["probe"]].run
     try:
         with torch.no_grad() if request["no_grad"] else nullcontext():
             result = probe(module, **request["inputs"])
