@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from grader.errors import UsageError
+from grader.errors import UsageError, UserError
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 CHECKS_DIR = PACKAGE_DIR / "checks"
@@ -26,7 +26,7 @@ VISIBILITIES = ("visible", "hidden", "after_due_date")
 ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
-class CourseError(ValueError):
+class CourseError(UserError, ValueError):
     """course.yml is invalid; the message names the key and the problem."""
 
 

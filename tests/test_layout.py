@@ -85,8 +85,15 @@ def test_rendering_pages_from_results_json_does_not_start_pytorch(tmp_path):
     """The rule at run time: the course's drawing is loaded by name, and must not pull torch."""
     figure = {"id": "sigmoid_curve", "title": "t", "data": {"z": [0.0], "yours": [0.5],
               "true": [0.5], "far": [], "beyond": []}}  # fmt: skip
-    test = {"name": "ex1_forward: t", "score": 0, "max_score": 1, "status": "passed",
-            "output": "", "visibility": "visible", "tags": ["ex1_forward", "c"]}
+    test = {
+        "name": "ex1_forward: t",
+        "score": 0,
+        "max_score": 1,
+        "status": "passed",
+        "output": "",
+        "visibility": "visible",
+        "tags": ["ex1_forward", "c"],
+    }
     results = {"score": 0, "tests": [test], "extra_data": {"student": "ada", "max_score": 1,
                "figures": {"ex1_forward": [figure]}}}  # fmt: skip
     (tmp_path / "results.json").write_text(json.dumps(results))

@@ -14,13 +14,15 @@ import re
 import tokenize
 from dataclasses import dataclass
 
+from grader.errors import UserError
+
 BEGIN = "### BEGIN SOLUTION"
 END = "### END SOLUTION"
 # Anything that looks like an attempt at a marker but is not exactly one of the two.
 _MARKER_LIKE = re.compile(r"^#+\s*(BEGIN|END)\b", re.IGNORECASE)
 
 
-class MarkerError(ValueError):
+class MarkerError(UserError, ValueError):
     """A solution file's markers are malformed; the message starts with file:line."""
 
     def __init__(self, filename: str, line: int, problem: str) -> None:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from grader.course import load_course
-from grader.errors import IsolationMissing
+from grader.errors import UserError
 from grader.grading.submission import load_submission
 from grader.sandbox.host.launch import start_zygote
 
@@ -66,6 +66,6 @@ def main(settings: dict[str, Any]) -> int:
 if __name__ == "__main__":
     try:
         sys.exit(main(json.loads(sys.argv[1])))
-    except IsolationMissing as error:
+    except UserError as error:
         print(f"grader: {error}", file=sys.stderr)
         sys.exit(2)
