@@ -8,6 +8,7 @@ import json
 import pytest
 
 from samples.mistakes import MISTAKES
+from tests.golden import GOLDEN, essentials
 from tests.helpers import SEED, failed_checks, read_results, run_grader
 
 
@@ -131,3 +132,14 @@ def test_usage_errors_exit_2_with_one_line(args, message):
     done = run_grader(*args)
     assert done.returncode == 2
     assert message in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+def test_the_sample_class_grades_as_the_golden_file_says(sample_class):
+    """Byte-identical grades.csv and the same scores and messages as when the golden files
+    were written (python -m tests.golden OUT regenerates them, on purpose only)."""
+    assert (sample_class["out"] / "grades.csv").read_bytes() == (GOLDEN / "grades.csv").read_bytes()
+    golden = json.loads((GOLDEN / "sample-class.json").read_text(encoding="utf-8"))
+    graded = essentials(sample_class["results"])
+    assert graded.keys() == golden.keys()
+    for student in golden:
+        assert graded[student] == golden[student], student
