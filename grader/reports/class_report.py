@@ -3,23 +3,23 @@
 What an instructor opens the morning after the deadline: the score distribution of each
 exercise, the checks most students failed, the most common errors per exercise, and a
 table of students sortable by score. Written as class-report.html (self-contained) with
-the same figures as PNG files next to it.
+the same figures as PNG files next to it. Statistics and drawing here; the page itself is
+rendered by pages.py.
 """
 
 from __future__ import annotations
 
-import base64
 import io
 import json
 from collections import Counter
 from dataclasses import dataclass
-from html import escape
 from pathlib import Path
 from typing import Any
 
 from matplotlib.figure import Figure
 
 from grader.errors import UsageError
+from grader.reports.pages import render_report
 
 
 @dataclass(frozen=True)
@@ -127,81 +127,3 @@ def _png(figure: Figure) -> bytes:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=100)
     return buffer.getvalue()
-
-
-STYLE = """
-body { font: 15px/1.5 system-ui, sans-serif; margin: 0; color: #1b1b1b; }
-main { max-width: 60rem; margin: 0 auto; padding: 1rem; }
-img { max-width: 100%; height: auto; }
-table { border-collapse: collapse; width: 100%; margin: .5rem 0 1.5rem; }
-th, td { padding: .3rem .5rem; border-bottom: 1px solid #ddd; text-align: left; }
-td.number, th.number { text-align: right; }
-th button { font: inherit; font-weight: 600; background: none; border: 0; padding: 0;
-            cursor: pointer; }
-.wrap { overflow-x: auto; }
-"""
-SORT_SCRIPT = """
-document.querySelectorAll("table.sortable th button").forEach((button, column) => {
-  button.addEventListener("click", () => {
-    const body = button.closest("table").tBodies[0];
-    const numeric = button.closest("th").classList.contains("number");
-    const descending = button.dataset.order !== "descending";
-    button.dataset.order = descending ? "descending" : "ascending";
-    const text = row => row.cells[column].textContent;
-    const key = row => numeric ? parseFloat(text(row)) : text(row);
-    const rows = Array.from(body.rows).sort((a, b) => {
-      const order = key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0;
-      return descending ? -order : order;
-    });
-    rows.forEach(row => body.appendChild(row));
-  });
-});
-"""
-
-
-def render_report(summary: ClassSummary, pictures: dict[str, tuple[bytes, str]]) -> str:
-    """The class report page; images embedded, so it opens offline."""
-    images = "".join(
-        f'<figure><img src="data:image/png;base64,{base64.b64encode(png).decode()}" '
-        f'alt="{escape(alt)}"><figcaption>{escape(name)}</figcaption></figure>'
-        for name, (png, alt) in pictures.items()
-    )
-    failed = "".join(
-        f'<tr><td>{escape(name)}</td><td class="number">{count}</td></tr>'
-        for name, count in summary.failed_checks[:20]
-    )
-    errors = "".join(
-        f"<tr><td>{escape(exercise)}</td><td>"
-        + ", ".join(f"{escape(error)} ({count})" for error, count in found[:5])
-        + "</td></tr>"
-        for exercise, found in summary.errors.items()
-    )
-    exercise_ids = [exercise for exercise, _ in summary.exercises]
-    head = "".join(
-        f'<th class="number"><button type="button">{escape(e)}</button></th>' for e in exercise_ids
-    )
-    rows = "".join(
-        f"<tr><td>{escape(student)}</td>"
-        + "".join(f'<td class="number">{scores.get(e, 0):g}</td>' for e in exercise_ids)
-        + f'<td class="number">{total:g}</td></tr>'
-        for student, scores, total in summary.students
-    )
-    maximum = sum(m for _, m in summary.exercises)
-    return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>Class report</title><style>{STYLE}</style></head><body><main>"
-        f"<h1>Class report</h1><p>{len(summary.students)} students; out of {maximum:g} points.</p>"
-        f"<h2>Scores</h2>{images}"
-        '<h2>Checks most often failed</h2><div class="wrap"><table>'
-        '<thead><tr><th>check</th><th class="number">students</th></tr></thead>'
-        f"<tbody>{failed}</tbody></table></div>"
-        '<h2>Most common errors per exercise</h2><div class="wrap"><table>'
-        f"<thead><tr><th>exercise</th><th>error (students)</th></tr></thead><tbody>{errors}</tbody>"
-        "</table></div>"
-        '<h2>Students</h2><p>Click a column to sort.</p><div class="wrap"><table class="sortable">'
-        f'<thead><tr><th><button type="button">student</button></th>{head}'
-        f'<th class="number"><button type="button">total</button></th></tr></thead>'
-        f"<tbody>{rows}</tbody></table></div>"
-        f"</main><script>{SORT_SCRIPT}</script></body></html>\n"
-    )
