@@ -8,22 +8,28 @@ from __future__ import annotations
 
 import io
 import math
+from collections.abc import Callable
 from typing import Any
 
 from matplotlib.figure import Figure  # drawn without pyplot: no global state, no window
 
+_Painter = Callable[[Any, dict[str, Any]], str]  # (axes, data) -> alt text
+PAINTERS: dict[str, _Painter] = {}
+
+
+def paints(*figure_ids: str) -> Callable[[_Painter], _Painter]:
+    """Register the painter of the figures ``figure_ids`` (figures.py gives their data)."""
+
+    def register(painter: _Painter) -> _Painter:
+        PAINTERS.update(dict.fromkeys(figure_ids, painter))
+        return painter
+
+    return register
+
 
 def draw(figure: dict[str, Any]) -> tuple[bytes, str]:
     """A figure's PNG and its alt text, from its data."""
-    painter = {
-        "sigmoid_curve": _draw_sigmoid,
-        "gradients_scatter": _draw_scatter,
-        "fit_curve": _draw_curves,
-        "module_curve": _draw_module,
-        "training_losses": _draw_curves,
-        "split": _draw_split,
-        "predictions": _draw_predictions,
-    }[figure["id"]]
+    painter = PAINTERS[figure["id"]]
     canvas = Figure(figsize=(6.4, 3.6), dpi=100, layout="constrained")
     axes = canvas.add_subplot()
     alt = painter(axes, figure["data"])
@@ -43,6 +49,7 @@ def _gap(ys: list[float | None], expected: list[float]) -> float:
     return max(gaps, default=math.inf)
 
 
+@paints("sigmoid_curve")
 def _draw_sigmoid(axes: Any, data: dict[str, Any]) -> str:
     z, yours, true = data["z"], data["yours"], data["true"]
     axes.plot(z, true, color="tab:green", linewidth=3, alpha=0.5, label="true σ(z)")
@@ -74,6 +81,7 @@ def _span(values: list[float]) -> str:
     return " and ".join(parts)
 
 
+@paints("gradients_scatter")
 def _draw_scatter(axes: Any, data: dict[str, Any]) -> str:
     autograd, yours = data["autograd"], data["yours"]
     points = _finite(autograd, yours)
@@ -89,6 +97,7 @@ def _draw_scatter(axes: Any, data: dict[str, Any]) -> str:
     )
 
 
+@paints("fit_curve", "training_losses")
 def _draw_curves(axes: Any, data: dict[str, Any]) -> str:
     yours, expected = data["yours"], data["reference"]
     steps = list(range(len(expected)))
@@ -109,6 +118,7 @@ def _last(values: list[float | None]) -> str:
     return "not a number" if values[-1] is None else f"{values[-1]:.3g}"
 
 
+@paints("module_curve")
 def _draw_module(axes: Any, data: dict[str, Any]) -> str:
     axes.plot(
         data["x"], data["reference"], color="tab:green", linewidth=3, alpha=0.5, label="reference"
@@ -123,6 +133,7 @@ def _draw_module(axes: Any, data: dict[str, Any]) -> str:
     )
 
 
+@paints("split")
 def _draw_split(axes: Any, data: dict[str, Any]) -> str:
     axes.scatter(
         *_finite(data["x_train"], data["y_train"]), color="tab:blue", s=12, label="training"
@@ -137,6 +148,7 @@ def _draw_split(axes: Any, data: dict[str, Any]) -> str:
     )
 
 
+@paints("predictions")
 def _draw_predictions(axes: Any, data: dict[str, Any]) -> str:
     axes.scatter(data["x"], data["expected"], color="tab:green", s=14, label="expected")
     axes.scatter(

@@ -23,7 +23,21 @@ from grader.sandbox.host.client import SandboxFailure, StudentError, SubmissionS
 FIGURE_SEED = 42  # the inputs of the figures: fixed, and not those of any check
 
 
-class _Missing(Exception):
+_Collector = Callable[[Callable[..., dict], ModuleType], list[dict[str, Any]]]
+COLLECTORS: dict[str, list[_Collector]] = {}
+
+
+def collects(exercise: str) -> Callable[[_Collector], _Collector]:
+    """Register a collector of ``exercise``'s figures: (run, reference) -> [figure, ...]."""
+
+    def register(collector: _Collector) -> _Collector:
+        COLLECTORS.setdefault(exercise, []).append(collector)
+        return collector
+
+    return register
+
+
+class Missing(Exception):
     """The submission did not give what a figure needs; the message says why."""
 
 
@@ -34,37 +48,31 @@ def collect(
     exercises: list[str],
 ) -> dict[str, list[dict[str, Any]]]:
     """Plain data for each exercise's figures: ``{exercise: [figure, ...]}``."""
-    collectors = {
-        "ex1_forward": [_sigmoid_curve],
-        "ex2_backward": [_gradients_and_fit],
-        "ex3_module": [_module_curve],
-        "ex4_training": [_training],
-    }
     figures: dict[str, list[dict[str, Any]]] = {}
     for exercise in exercises:
         limits = course.exercise(exercise).limits
-        run = _runner(sandbox, exercise, limits)
-        for make in collectors.get(exercise, []):
+        run = runner(sandbox, exercise, limits)
+        for make in COLLECTORS.get(exercise, []):
             figures.setdefault(exercise, []).extend(make(run, reference(exercise)))
     return figures
 
 
-def _runner(sandbox: SubmissionSandbox, exercise: str, limits: Any) -> Callable[..., dict]:
+def runner(sandbox: SubmissionSandbox, exercise: str, limits: Any) -> Callable[..., dict]:
     def run(probe: str, inputs: dict[str, Any], function: str) -> dict[str, Any]:
         try:
             return sandbox.run(exercise, probe, inputs, limits).result
         except StudentError as error:
-            raise _Missing(f"{function} raised {error.type}: {error.message[:200]}") from None
+            raise Missing(f"{function} raised {error.type}: {error.message[:200]}") from None
         except SandboxFailure as failure:
-            raise _Missing(f"{function} {failure}") from None
+            raise Missing(f"{function} {failure}") from None
 
     return run
 
 
-def _figure(identifier: str, title: str, build: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+def figure(identifier: str, title: str, build: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     try:
         return {"id": identifier, "title": title, "data": build()}
-    except _Missing as missing:
+    except Missing as missing:
         return {"id": identifier, "title": title, "missing": str(missing)}
     except Exception as error:  # whatever came back could not be used: say so, go on
         reason = f"what your code returned could not be used ({type(error).__name__})"
@@ -76,13 +84,14 @@ def _floats(value: Any, what: str, length: int | None = None) -> list[float | No
     if isinstance(value, list) and all(isinstance(v, int | float) for v in value):
         value = torch.tensor(value, dtype=torch.float64)
     if not isinstance(value, torch.Tensor) or not value.is_floating_point():
-        raise _Missing(f"{what} is {describe_value(value)}, not a tensor of numbers")
+        raise Missing(f"{what} is {describe_value(value)}, not a tensor of numbers")
     flat = value.detach().double().flatten()
     if length is not None and flat.numel() != length:
-        raise _Missing(f"{what} has {flat.numel()} values, not {length}")
+        raise Missing(f"{what} has {flat.numel()} values, not {length}")
     return [v if math.isfinite(v) else None for v in flat.tolist()]
 
 
+@collects("ex1_forward")
 def _sigmoid_curve(run: Callable[..., dict], reference: ModuleType) -> list[dict[str, Any]]:
     z = torch.linspace(-10, 10, 401, dtype=torch.float64)
     far = torch.logspace(1, 4, 31, dtype=torch.float64)
@@ -99,9 +108,10 @@ def _sigmoid_curve(run: Callable[..., dict], reference: ModuleType) -> list[dict
             "not_finite_at": [x for x, y in zip(far.tolist(), beyond, strict=True) if y is None],
         }
 
-    return [_figure("sigmoid_curve", "Your sigmoid on [−10, 10] and the true curve", build)]
+    return [figure("sigmoid_curve", "Your sigmoid on [−10, 10] and the true curve", build)]
 
 
+@collects("ex2_backward")
 def _gradients_and_fit(run: Callable[..., dict], reference: ModuleType) -> list[dict[str, Any]]:
     def build() -> dict[str, Any]:
         generator = torch.Generator().manual_seed(FIGURE_SEED)
@@ -112,7 +122,7 @@ def _gradients_and_fit(run: Callable[..., dict], reference: ModuleType) -> list[
                 "value"
             ]
             if not isinstance(got, tuple | list) or len(got) != 3:
-                raise _Missing(f"backward returned {describe_value(got)}, not three gradients")
+                raise Missing(f"backward returned {describe_value(got)}, not three gradients")
             leaves = [w.clone().requires_grad_(True) for w in args[2:5]]
             reference.mse_loss(reference.forward(args[0], args[1], *leaves), args[5]).backward()
             for gradient, leaf in zip(got, leaves, strict=True):
@@ -133,16 +143,17 @@ def _gradients_and_fit(run: Callable[..., dict], reference: ModuleType) -> list[
         }
         got = run("call", inputs, "fit_by_hand")["value"]
         if not isinstance(got, tuple | list) or len(got) != 2:
-            raise _Missing(f"fit_by_hand returned {describe_value(got)}, not (weights, losses)")
+            raise Missing(f"fit_by_hand returned {describe_value(got)}, not (weights, losses)")
         _, expected = reference.fit_by_hand(x1, x2, target, tuple(weights), **settings)
         return {"yours": _floats(got[1], "the losses", 60), "reference": expected}
 
     return [
-        _figure("gradients_scatter", "Your backward against autograd, 60 gradients", build),
-        _figure("fit_curve", "fit_by_hand: your losses and the reference's", build_fit),
+        figure("gradients_scatter", "Your backward against autograd, 60 gradients", build),
+        figure("fit_curve", "fit_by_hand: your losses and the reference's", build_fit),
     ]
 
 
+@collects("ex3_module")
 def _module_curve(run: Callable[..., dict], reference: ModuleType) -> list[dict[str, Any]]:
     def build() -> dict[str, Any]:
         torch.manual_seed(FIGURE_SEED)
@@ -160,12 +171,13 @@ def _module_curve(run: Callable[..., dict], reference: ModuleType) -> list[dict[
         }
 
     return [
-        _figure(
+        figure(
             "module_curve", "Your network's output on [−3, 3], same weights as the reference", build
         )
     ]
 
 
+@collects("ex4_training")
 def _training(run: Callable[..., dict], reference: ModuleType) -> list[dict[str, Any]]:
     x, y = reference.make_data(100, FIGURE_SEED)
     x_train, y_train, x_test, y_test = reference.train_test_split(x, y, 0.7, FIGURE_SEED)
@@ -189,22 +201,22 @@ def _training(run: Callable[..., dict], reference: ModuleType) -> list[dict[str,
             "make_data",
         )["value"]
         if not isinstance(data, tuple | list) or len(data) != 2:
-            raise _Missing(f"make_data returned {describe_value(data)}, not (x, y)")
+            raise Missing(f"make_data returned {describe_value(data)}, not (x, y)")
         inputs = {"function": "train_test_split", "args": list(data), "kwargs": {"seed": 1}}
         parts = run("call", inputs, "train_test_split")["value"]
         if not isinstance(parts, tuple | list) or len(parts) != 4:
-            raise _Missing(f"train_test_split returned {describe_value(parts)}, not four tensors")
+            raise Missing(f"train_test_split returned {describe_value(parts)}, not four tensors")
         names = ("x_train", "y_train", "x_test", "y_test")
         return {name: _floats(part, name) for name, part in zip(names, parts, strict=True)}
 
     def build_predictions() -> dict[str, Any]:
         if not trained:
-            raise _Missing("train did not return a trained model (see the loss figure)")
+            raise Missing("train did not return a trained model (see the loss figure)")
         network = reference.make_model()
         try:
             network.load_state_dict(trained)
         except (RuntimeError, TypeError) as error:
-            raise _Missing(f"the trained weights could not be read: {error}") from None
+            raise Missing(f"the trained weights could not be read: {error}") from None
         with torch.no_grad():
             predictions = network.eval()(x_test)
         return {
@@ -214,11 +226,11 @@ def _training(run: Callable[..., dict], reference: ModuleType) -> list[dict[str,
         }
 
     return [
-        _figure(
+        figure(
             "training_losses", "Training loss per epoch: yours and the reference's", build_losses
         ),
-        _figure("split", "Your data and your train/test split", build_split),
-        _figure(
+        figure("split", "Your data and your train/test split", build_split),
+        figure(
             "predictions",
             "Predictions of the model you trained against expected values",
             build_predictions,
