@@ -1,4 +1,8 @@
-"""Load and validate course.yml, the one registry of exercises, checks, points and limits."""
+"""Load and validate course.yml, the one registry of exercises, checks, points and limits.
+
+Longer than most modules on purpose: every key of course.yml is validated here, with an
+error that names it, so that a malformed registry is refused in one place.
+"""
 
 from __future__ import annotations
 

@@ -18,8 +18,9 @@ from typing import Any
 import pytest
 import torch
 
+from grader.grading.expect import Expect
 from grader.grading.plugin import SESSION, GradingSession
-from grader.grading.student import Expect, Student
+from grader.grading.student import Student
 from grader.sandbox.host.client import SubmissionSandbox
 
 

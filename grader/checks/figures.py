@@ -17,7 +17,7 @@ import torch
 
 from grader.checks.inputs import neuron_inputs
 from grader.course import Course
-from grader.grading.student import describe_value
+from grader.grading.expect import describe_value
 from grader.sandbox.host.client import SandboxFailure, StudentError, SubmissionSandbox
 
 FIGURE_SEED = 42  # the inputs of the figures: fixed, and not those of any check

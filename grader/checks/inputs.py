@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from grader.grading.student import random_tensor
+from grader.grading.inputs import random_tensor
 
 
 def neuron_inputs(

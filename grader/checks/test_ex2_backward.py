@@ -6,8 +6,9 @@ import pytest
 import torch
 
 from grader.checks.inputs import neuron_inputs
+from grader.grading.expect import agrees_elementwise
+from grader.grading.inputs import elementwise_inputs, random_tensor
 from grader.grading.source_rules import forbidden_uses
-from grader.grading.student import agrees_elementwise, elementwise_inputs, random_tensor
 
 pytestmark = pytest.mark.ex2_backward
 

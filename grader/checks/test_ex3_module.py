@@ -7,7 +7,7 @@ import torch
 
 from grader.checks.inputs import network_weights
 from grader.checks.probes import MODULE_SPECS, build_module
-from grader.grading.student import random_tensor
+from grader.grading.inputs import random_tensor
 
 pytestmark = pytest.mark.ex3_module
 

@@ -1,4 +1,7 @@
-"""Hidden checks of ex4_training: data, split, loop, evaluation, plot. Points: course.yml."""
+"""Hidden checks of ex4_training: data, split, loop, evaluation, plot. Points: course.yml.
+
+One module per exercise (the one-id rule): this exercise has the most checks, hence its length.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,7 @@ import pytest
 import torch
 
 from grader.checks.inputs import network_weights
-from grader.grading.student import random_tensor
+from grader.grading.inputs import random_tensor
 
 pytestmark = pytest.mark.ex4_training
 

@@ -2,7 +2,8 @@
 
 ``Zygote`` owns the zygote process. ``SubmissionSandbox`` runs one submission: it keeps a
 confined child with the submission's sources, sends it requests with a deadline, and
-replaces it after a crash or a timeout, so that one bad call costs one check.
+replaces it after a crash or a timeout, so that one bad call costs one check. Long, but one
+job: every way a child can fail (timeout, CPU, crash, exit, malformed reply) is handled here.
 """
 
 from __future__ import annotations

@@ -1,5 +1,8 @@
 """The wire format between the grader and a sandboxed child: plain data only.
 
+Kept whole, though long: the encoder and the decoder of one format, side by side, so that
+the decoder's checks (which the child's bytes must pass) can be read against what is sent.
+
 A message is a frame: a 12-byte prefix (JSON header length, payload length), a JSON
 header and a payload of raw tensor bytes. Values are JSON scalars or tagged objects:
 
