@@ -13,6 +13,7 @@ from grader.grading.session import sandbox
 from grader.grading.submission import load_submission
 from grader.reports.class_report import summarize
 from grader.reports.pages import render_feedback
+from grader.reports.writers import read_results_json
 from grader.sandbox.host.client import SubmissionSandbox
 from samples.make_class import write_submission
 from samples.mistakes import MISTAKES
@@ -121,7 +122,7 @@ def test_the_page_escapes_what_the_submission_wrote():
         ],
         "extra_data": {"student": "<b>eve</b>", "max_score": 3, "figures": {}},
     }
-    page = render_feedback(results)
+    page = render_feedback(read_results_json(results))
     assert "<script>" not in page and "<img src=x" not in page and "<b>eve</b>" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
 
@@ -139,11 +140,13 @@ def test_summarize_counts_students_not_checks():
             }
             for c in ("a", "b", "c")
         ]
-        return {
-            "score": sum(t["score"] for t in tests),
-            "tests": tests,
-            "extra_data": {"student": student},
-        }
+        return read_results_json(
+            {
+                "score": sum(t["score"] for t in tests),
+                "tests": tests,
+                "extra_data": {"student": student},
+            }
+        )
 
     summary = summarize([
         result("ann", {}),
@@ -248,5 +251,5 @@ def test_a_figure_that_cannot_be_drawn_becomes_a_sentence():
         "tests": [test],
         "extra_data": {"student": "sam", "max_score": 2, "figures": {"ex4_training": [figure]}},
     }
-    page = render_feedback(results)
+    page = render_feedback(read_results_json(results))
     assert "no figure, because its data could not be drawn" in page

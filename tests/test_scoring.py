@@ -1,6 +1,14 @@
 """score() turns outcomes into points; the writers only format."""
 
-from grader.reports.writers import grades_csv, results_json, summary, terminal_table
+import dataclasses
+
+from grader.reports.writers import (
+    grades_csv,
+    read_results_json,
+    results_json,
+    summary,
+    terminal_table,
+)
 from grader.results import Feedback, Outcome, score
 
 
@@ -71,7 +79,17 @@ def test_writers_format_the_same_grade(course):
     assert f"total: {grade.score:g}/100" in summary(grade)
     table = terminal_table(grade)
     assert "FAIL" in table and "PASS" in table and "seed 7" in table
-    csv_text = grades_csv(course, [data])
+    back = read_results_json(data)  # the one reader gives the grade back
+    assert back.checks == tuple(
+        dataclasses.replace(c, seconds=round(c.seconds, 4)) for c in grade.checks
+    )
+    assert (back.student, back.exercises, back.score, back.seed) == (
+        grade.student,
+        grade.exercises,
+        grade.score,
+        grade.seed,
+    )
+    csv_text = grades_csv(course, [back])
     assert (
         csv_text.splitlines()[0] == "student,ex1_forward,ex2_backward,ex3_module,ex4_training,total"
     )

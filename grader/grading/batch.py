@@ -24,7 +24,8 @@ from grader.course import load_course
 from grader.errors import UsageError, WorkerFailed
 from grader.escaping import terminal_text
 from grader.grading.submission import student_id
-from grader.reports.writers import grades_csv
+from grader.reports.writers import grades_csv, read_results_json
+from grader.results import Grade
 from grader.sandbox.confine.apply import host_layers, reduced_isolation
 from grader.sandbox.host.launch import refuse_without_isolation
 from grader.seeds import new_seed
@@ -219,8 +220,8 @@ class _Progress:
             self.stream.write("\n")
 
 
-def _read(path: Path) -> dict[str, Any] | None:
+def _read(path: Path) -> Grade | None:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        return read_results_json(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, KeyError, TypeError):
         return None

@@ -14,12 +14,13 @@ import json
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from matplotlib.figure import Figure
 
 from grader.errors import UsageError
 from grader.reports.pages import render_report
+from grader.reports.writers import read_results_json
+from grader.results import Grade
 
 
 @dataclass(frozen=True)
@@ -32,31 +33,26 @@ class ClassSummary:
     errors: dict[str, tuple[tuple[str, int], ...]]  # exercise -> (error, students), most first
 
 
-def summarize(results: list[dict[str, Any]]) -> ClassSummary:
-    """Statistics of the class: a pure function of the results."""
+def summarize(grades: list[Grade]) -> ClassSummary:
+    """Statistics of the class: a pure function of the grades."""
     maxima: dict[str, float] = {}
     failed: Counter[str] = Counter()
     errors: dict[str, Counter[str]] = {}
     students = []
-    for result in results:
-        scores: dict[str, float] = {}
+    for grade in grades:
         seen: set[tuple[str, str]] = set()
-        possible: dict[str, float] = {}
-        for test in result["tests"]:
-            exercise = test["tags"][0]
-            possible[exercise] = possible.get(exercise, 0.0) + test["max_score"]
-            scores[exercise] = scores.get(exercise, 0.0) + test["score"]
-            if test["status"] == "passed":
+        for check in grade.checks:
+            if check.status == "passed":
                 continue
-            failed[test["name"]] += 1
-            feedback = (test.get("extra_data") or {}).get("feedback") or {}
-            error = feedback.get("error") or "wrong result"
-            if (exercise, error) not in seen:  # count each student once per error and exercise
-                seen.add((exercise, error))
-                errors.setdefault(exercise, Counter())[error] += 1
-        students.append((result["extra_data"]["student"], scores, result["score"]))
-        for exercise, points in possible.items():
-            maxima[exercise] = max(maxima.get(exercise, 0.0), points)
+            failed[f"{check.exercise}: {check.title}"] += 1
+            error = (check.feedback.error if check.feedback else "") or "wrong result"
+            if (check.exercise, error) not in seen:  # each student once per error and exercise
+                seen.add((check.exercise, error))
+                errors.setdefault(check.exercise, Counter())[error] += 1
+        scores = {exercise.exercise: exercise.score for exercise in grade.exercises}
+        students.append((grade.student, scores, grade.score))
+        for exercise in grade.exercises:
+            maxima[exercise.exercise] = max(maxima.get(exercise.exercise, 0.0), exercise.max_score)
     return ClassSummary(
         exercises=tuple(maxima.items()),
         students=tuple(sorted(students, key=lambda s: (-s[2], s[0]))),
@@ -72,10 +68,10 @@ def main(outdir: Path) -> int:
     results = []
     for path in paths:
         try:
-            results.append(json.loads(path.read_text(encoding="utf-8")))
-        except ValueError as error:
+            results.append(read_results_json(json.loads(path.read_text(encoding="utf-8"))))
+        except (ValueError, KeyError, TypeError) as error:
             raise UsageError(
-                f"{path}: not valid JSON ({error}); grade this student again"
+                f"{path}: not a results.json of the grader ({error!r}); grade this student again"
             ) from None
     summary = summarize(results)
     pictures = {

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 
 from grader.course import course_hook
-from grader.results import Feedback
+from grader.results import Feedback, Grade, ScoredCheck
 
 if TYPE_CHECKING:
     from grader.reports.class_report import ClassSummary
@@ -31,30 +31,30 @@ _environment = jinja2.Environment(
 )
 
 
-def render_feedback(results: dict[str, Any]) -> str:
-    """The student's feedback page from a results.json's content."""
-    extra = results.get("extra_data", {})
-    figures = extra.get("figures", {})
+def render_feedback(grade: Grade) -> str:
+    """The student's feedback page (from the grade, or read_results_json of a results.json)."""
+    figures = grade.extra.get("figures") or {}
     sections = []
-    for exercise, tests in _by_exercise(results["tests"]).items():
+    for exercise in grade.exercises:
+        checks = [check for check in grade.checks if check.exercise == exercise.exercise]
         sections.append(
             {
-                "exercise": exercise,
-                "score": _points(sum(t["score"] for t in tests)),
-                "total": _points(sum(t["max_score"] for t in tests)),
-                "rows": [_row(test) for test in tests],
-                "failures": [_failure(test) for test in tests if test["status"] != "passed"],
-                "figures": [_figure(figure) for figure in figures.get(exercise, [])],
+                "exercise": exercise.exercise,
+                "score": _points(exercise.score),
+                "total": _points(exercise.max_score),
+                "rows": [_row(check) for check in checks],
+                "failures": [_failure(check) for check in checks if check.status != "passed"],
+                "figures": [_figure(figure) for figure in figures.get(exercise.exercise, [])],
             }
         )
     return _environment.get_template("feedback.html.j2").render(
-        student=str(extra.get("student", "")),
-        score=_points(results["score"]),
-        max_score=_points(extra.get("max_score", 0)),
-        notes=[str(note) for note in extra.get("notes", [])],
+        student=grade.student,
+        score=_points(grade.score),
+        max_score=_points(grade.max_score),
+        notes=list(grade.notes),
         sections=sections,
-        seed=str(extra.get("seed", "")),
-        grader_version=str(extra.get("grader_version", "")),
+        seed=str(grade.seed),
+        grader_version=grade.grader_version,
     )
 
 
@@ -84,31 +84,19 @@ def _base64(png: bytes) -> str:
     return base64.b64encode(png).decode("ascii")
 
 
-def _by_exercise(tests: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-    grouped: dict[str, list[dict[str, Any]]] = {}
-    for test in tests:
-        grouped.setdefault(test["tags"][0], []).append(test)
-    return grouped
-
-
-def _title(test: dict[str, Any]) -> str:
-    return test["name"].split(": ", 1)[-1]
-
-
-def _row(test: dict[str, Any]) -> dict[str, Any]:
+def _row(check: ScoredCheck) -> dict[str, Any]:
     return {
-        "passed": test["status"] == "passed",
-        "title": _title(test),
-        "score": _points(test["score"]),
-        "max_score": _points(test["max_score"]),
+        "passed": check.status == "passed",
+        "title": check.title,
+        "score": _points(check.score),
+        "max_score": _points(check.max_score),
     }
 
 
-def _failure(test: dict[str, Any]) -> dict[str, Any]:
-    stored = test.get("extra_data", {}).get("feedback") or {"summary": test["output"]}
-    feedback = Feedback(**stored)
+def _failure(check: ScoredCheck) -> dict[str, Any]:
+    feedback = check.feedback or Feedback(summary="this check failed")
     return {
-        "title": _title(test),
+        "title": check.title,
         "summary": feedback.summary,
         "facts": feedback.facts(),
         "blocks": feedback.blocks(),

@@ -1,4 +1,9 @@
-"""Writers: grades in, formatted text out (Gradescope JSON, CSV, a terminal table)."""
+"""Writers: grades in, formatted text out (Gradescope JSON, CSV, a terminal table).
+
+results.json has one writer (``results_json``) and one reader (``read_results_json``), which
+gives back the Grade: the feedback page, the class report and grades.csv all read it so,
+never by picking at the JSON themselves.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,7 @@ from typing import Any
 
 from grader.course import Course
 from grader.escaping import csv_cell, markdown_text, terminal_text
-from grader.results import Grade
+from grader.results import ExerciseScore, Feedback, Grade, ScoredCheck
 
 
 def results_json(grade: Grade) -> dict[str, Any]:
@@ -55,11 +60,78 @@ def results_json(grade: Grade) -> dict[str, Any]:
             "grader_version": grade.grader_version,
             "protections": list(grade.protections),
             "notes": list(grade.notes),
+            "exercises": [dataclasses.astuple(exercise) for exercise in grade.exercises],
             "isolation": grade.isolation,
             **grade.extra,
         },
         "tests": tests,
     }
+
+
+def read_results_json(data: dict[str, Any]) -> Grade:
+    """The Grade a results.json holds (also one written before exercise titles were stored,
+    or the zero score run_autograder writes when the grader itself failed)."""
+    extra = data.get("extra_data") or {}
+    checks = []
+    for test in data.get("tests", []):
+        facts = test.get("extra_data") or {}
+        stored = facts.get("feedback")
+        feedback = Feedback(**stored) if stored else None
+        status = facts.get("status") or test["status"]
+        if feedback is None and status != "passed":
+            feedback = Feedback(summary=test.get("output", ""))
+        tags = [*test.get("tags", []), "", ""]
+        checks.append(
+            ScoredCheck(
+                exercise=tags[0],
+                check=facts.get("check", tags[1]),
+                title=test["name"].split(": ", 1)[-1],
+                visibility=test.get("visibility", "visible"),
+                score=float(test["score"]),
+                max_score=float(test["max_score"]),
+                status=status,
+                feedback=feedback,
+                seconds=float(facts.get("seconds", 0.0)),
+            )
+        )
+    if "exercises" in extra:
+        exercises = [
+            ExerciseScore(str(e), str(title), float(score), float(most))
+            for e, title, score, most in extra["exercises"]
+        ]
+    else:  # derived from the checks; the titles were not stored
+        ids = list(dict.fromkeys(c.exercise for c in checks))
+        exercises = [
+            ExerciseScore(
+                exercise,
+                "",
+                sum(c.score for c in checks if c.exercise == exercise),
+                sum(c.max_score for c in checks if c.exercise == exercise),
+            )
+            for exercise in ids
+        ]
+    known = {
+        "student",
+        "seed",
+        "grader_version",
+        "protections",
+        "notes",
+        "isolation",
+        "exercises",
+        "max_score",
+    }
+    return Grade(
+        student=str(extra.get("student", "")),
+        checks=tuple(checks),
+        exercises=tuple(exercises),
+        seed=extra.get("seed"),
+        grader_version=str(extra.get("grader_version", "")),
+        protections=tuple(extra.get("protections", ())),
+        seconds=float(data.get("execution_time", 0.0)),
+        notes=tuple(str(note) for note in extra.get("notes", ())),
+        isolation=str(extra.get("isolation", "")),
+        extra={key: value for key, value in extra.items() if key not in known},
+    )
 
 
 def write_json(path: Path, grade: Grade) -> None:
@@ -77,7 +149,7 @@ def write_feedback(path: Path, grade: Grade) -> None:
     from grader.reports.pages import render_feedback  # matplotlib, only when pages are written
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_feedback(results_json(grade)), encoding="utf-8")
+    path.write_text(render_feedback(grade), encoding="utf-8")
 
 
 def summary(grade: Grade) -> str:
@@ -116,21 +188,19 @@ def terminal_table(grade: Grade) -> str:
     return terminal_text("\n".join(lines))
 
 
-def grades_csv(course: Course, results: list[dict[str, Any]]) -> str:
-    """student, one column per exercise, total; from results.json contents."""
+def grades_csv(course: Course, grades: list[Grade]) -> str:
+    """student, one column per exercise (in course order), total."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     ids = [exercise.id for exercise in course.exercises]
     writer.writerow(["student", *ids, "total"])
-    for result in sorted(results, key=lambda r: r["extra_data"]["student"]):
-        per_exercise = dict.fromkeys(ids, 0.0)
-        for test in result["tests"]:
-            per_exercise[test["tags"][0]] = per_exercise.get(test["tags"][0], 0.0) + test["score"]
+    for grade in sorted(grades, key=lambda g: g.student):
+        scores = {exercise.exercise: exercise.score for exercise in grade.exercises}
         writer.writerow(
             [
-                csv_cell(result["extra_data"]["student"]),
-                *(_points(per_exercise[i]) for i in ids),
-                _points(result["score"]),
+                csv_cell(grade.student),
+                *(_points(scores.get(i, 0.0)) for i in ids),
+                _points(grade.score),
             ]
         )
     return out.getvalue()
