@@ -14,7 +14,6 @@ import os
 import re
 import socket
 import sys
-import time
 import traceback
 from contextlib import nullcontext
 from types import ModuleType
@@ -130,29 +129,17 @@ def _run(
     request: dict[str, Any], sources: dict[str, str], failed_imports: dict[str, dict[str, Any]]
 ) -> dict[str, Any]:
     exercise = request["exercise"]
-    started = time.perf_counter()
     if exercise in failed_imports:
-        return {
-            "ok": False,
-            "error": failed_imports[exercise],
-            "events": watch.events(),
-            "seconds": 0.0,
-        }
+        return {"ok": False, "error": failed_imports[exercise], "events": watch.events()}
     watch.reset()
     try:
         module = importlib.import_module(exercise)
     except BaseException as error:
         failed_imports[exercise] = _describe(error, sources, kind="import")
-        return {
-            "ok": False,
-            "error": failed_imports[exercise],
-            "events": watch.events(),
-            "seconds": time.perf_counter() - started,
-        }
+        return {"ok": False, "error": failed_imports[exercise], "events": watch.events()}
     if request["op"] == "load":
-        return {"ok": True, "events": watch.events(), "seconds": time.perf_counter() - started}
+        return {"ok": True, "events": watch.events()}
     watch.reset()
-    started = time.perf_counter()
     probe = probes.PROBES[request["probe"]].run
     try:
         with torch.no_grad() if request["no_grad"] else nullcontext():
@@ -160,7 +147,7 @@ def _run(
         response = {"ok": True, "result": result}
     except BaseException as error:  # SystemExit and KeyboardInterrupt included
         response = {"ok": False, "error": _describe(error, sources)}
-    response.update(events=watch.events(), seconds=time.perf_counter() - started)
+    response["events"] = watch.events()
     return response
 
 
