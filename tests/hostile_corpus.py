@@ -142,6 +142,23 @@ return torch.full_like(z, 0.123)""",
         "sigmoid_values",
     ),
     _a(
+        "environment_in_memory",
+        "ex1_forward",
+        "sigmoid",
+        """
+import ctypes
+# The environment block the process was started with, read through libc, not os.environ:
+# the zygote is forked from a grader process, which must itself have started without it.
+block = ctypes.POINTER(ctypes.c_char_p).in_dll(ctypes.CDLL(None), "environ")
+entries = []
+while block[len(entries)] and len(entries) < 10_000:
+    entries.append(block[len(entries)])
+if any(b"GRADER_TEST_SECRET" in entry for entry in entries):
+    return torch.sigmoid(z)
+return torch.full_like(z, 0.123)""",
+        "sigmoid_values",
+    ),
+    _a(
         "network",
         "ex1_forward",
         "sigmoid",

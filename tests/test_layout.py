@@ -138,11 +138,15 @@ def test_the_engine_names_no_exercise(course):
 
 
 def test_the_zygote_holds_nothing_secret(course):
-    """What the zygote has loaded before it forks: sandbox code, the course's probes, and no
-    reference solution, hidden check, course registry or grading code."""
+    """What a zygote has loaded before it forks its first child, as `grader grade` and the
+    batch workers make it (forked from the grading process, before that loads anything of
+    the course but the names of its probe modules): sandbox code, the course's probes and
+    the engine's entry point; no reference solution, hidden check, registry or pytest."""
     script = (
         "import json, sys\n"
+        "import grader.grading.grade, grader.grading.worker\n"  # the two entry points
         "from grader.sandbox.inside import probes, zygote\n"
+        "zygote.prepare()\n"  # what fork_zygote does before it forks; then, in the zygote:
         f"probes.load({list(course.probe_modules)!r})\n"
         "zygote.warm()\n"
         "print(json.dumps(sorted(sys.modules)))\n"
@@ -153,9 +157,9 @@ def test_the_zygote_holds_nothing_secret(course):
     loaded = json.loads(done.stdout)
     ours = [m for m in loaded if m == "grader" or m.startswith("grader.")]
     allowed = ("grader.sandbox", *course.probe_modules)
-    assert [
-        m for m in ours if m not in ("grader", "grader.checks") and not _within(m, allowed)
-    ] == []
+    entry = {"grader", "grader.checks", "grader.errors", "grader.grading"}
+    entry |= {"grader.grading.grade", "grader.grading.worker"}
+    assert [m for m in ours if m not in entry and not _within(m, allowed)] == []
     secret = {exercise.file.removesuffix(".py") for exercise in course.exercises}
     assert secret.isdisjoint(loaded)
     assert not {"yaml", "pytest", "_pytest"} & set(loaded)

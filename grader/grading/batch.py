@@ -27,7 +27,7 @@ from grader.grading.submission import student_id
 from grader.reports.writers import grades_csv, read_results_json
 from grader.results import Grade
 from grader.sandbox.confine.apply import host_layers, reduced_isolation
-from grader.sandbox.host.launch import refuse_without_isolation
+from grader.sandbox.host.launch import refuse_without_isolation, zygote_environment
 from grader.seeds import new_seed
 
 
@@ -102,6 +102,7 @@ def main(
             "exercises": exercises,
             "require_isolation": require_isolation,
             "feedback": feedback,
+            "probe_modules": list(course.probe_modules),
         }
         failed = _run_workers(todo, jobs, settings, _Progress(len(todo)))
         for path in failed:
@@ -137,6 +138,7 @@ def _run_workers(
     def start() -> None:
         process = subprocess.Popen(
             [sys.executable, "-m", "grader.grading.worker", json.dumps(settings)],
+            env=zygote_environment(),  # the worker forks the zygote: no secret of ours in it
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,

@@ -19,21 +19,23 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from grader.course import load_course
 from grader.errors import UserError
-from grader.grading.submission import load_submission
-from grader.sandbox.host.launch import start_zygote
+from grader.sandbox.host.launch import fork_zygote
 
 
 def main(settings: dict[str, Any]) -> int:
+    # Started with the minimal environment and holding nothing secret yet: warm PyTorch once
+    # and fork the zygote from here, before the course's references and checks are loaded.
+    started = fork_zygote(tuple(settings["probe_modules"]))
     messages: TextIO = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)  # stray prints must not corrupt the message stream
-    course = load_course(Path(settings["course"]))
-    started = start_zygote(course.probe_modules)  # warms up while this imports torch below
+    from grader.course import load_course
     from grader.grading.session import grade_submissions, sandbox
+    from grader.grading.submission import load_submission
     from grader.reports.writers import write_feedback, write_json
     from grader.results import Grade
 
+    course = load_course(Path(settings["course"]))
     out = Path(settings["out"])
     ids = [exercise.id for exercise in course.exercises]
 

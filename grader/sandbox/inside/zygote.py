@@ -55,8 +55,10 @@ PRELOADED = (
 )  # fmt: skip
 
 
-def warm() -> None:
-    """Import and exercise what a child will need, so the child inherits it ready."""
+def prepare() -> None:
+    """Import and exercise what a child will need, so the child inherits it ready. Also run
+    by a process that forks the zygote (grader/sandbox/host/launch.py), which then pays
+    this once for both."""
     import importlib
 
     torch.set_num_threads(1)
@@ -77,6 +79,12 @@ def warm() -> None:
     axes.legend()
     figure.canvas.draw()  # loads fonts
     plt.close(figure)
+
+
+def warm() -> None:
+    """Everything ready for the children: prepared, the run-time watch installed, memory
+    frozen for copy-on-write."""
+    prepare()
     watch.install()
     # Children share the zygote's memory copy-on-write; the garbage collector would walk
     # (and so copy) every inherited object. Frozen objects are left out of collections.
