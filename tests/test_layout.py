@@ -163,3 +163,17 @@ def test_the_zygote_holds_nothing_secret(course):
     secret = {exercise.file.removesuffix(".py") for exercise in course.exercises}
     assert secret.isdisjoint(loaded)
     assert not {"yaml", "pytest", "_pytest"} & set(loaded)
+
+
+def test_grading_does_not_pay_for_writing_notebooks():
+    """Reading a notebook needs json alone; nbformat (and the jsonschema it validates with)
+    costs ~1.5 s of import on one core, once per grading, and only authoring needs it."""
+    script = (
+        "import json, sys\n"
+        "import grader.grading.session, grader.grading.worker, grader.grading.submission\n"
+        "print(json.dumps([m for m in ('nbformat', 'jsonschema') if m in sys.modules]))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert json.loads(done.stdout) == []

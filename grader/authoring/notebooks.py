@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import ast
 import json
-
-import nbformat
-from nbformat import NotebookNode
+from typing import TYPE_CHECKING
 
 from grader.authoring.regions import answer_regions
 from grader.authoring.stubs import make_stub
 from grader.course import Check, Exercise
+
+if TYPE_CHECKING:
+    from nbformat import NotebookNode
 
 SELF_CHECK_TAG = "selfcheck"  # notebook cells that run the self-checks, not part of the module
 
@@ -43,6 +44,8 @@ def _metadata(grade_id: str, *, solution: bool = False, points: float | None = N
 
 
 def _cell(kind: str, source: str, cell_id: str, metadata: dict) -> NotebookNode:
+    import nbformat  # here, not at the top: grading reads notebooks and must not pay its import
+
     make = nbformat.v4.new_markdown_cell if kind == "markdown" else nbformat.v4.new_code_cell
     cell = make(source=source.strip("\n"), metadata=metadata)
     cell.id = cell_id  # fixed ids keep the generated notebook identical from build to build
@@ -123,6 +126,8 @@ def make_notebook(source: str, exercise: Exercise, stubs: bool) -> NotebookNode:
             {**_metadata("self-check"), "tags": [SELF_CHECK_TAG]},
         )
     )
+    import nbformat
+
     notebook = nbformat.v4.new_notebook(cells=cells)
     notebook.metadata = {
         "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
