@@ -11,8 +11,8 @@ from grader.checks.figures import collect
 from grader.grading.plugin import load_reference
 from grader.grading.session import sandbox
 from grader.grading.submission import load_submission
-from grader.reports.class_report import summarize
 from grader.reports.pages import render_feedback
+from grader.reports.statistics import summarize
 from grader.reports.writers import read_results_json
 from grader.sandbox.host.client import SubmissionSandbox
 from samples.make_class import write_submission

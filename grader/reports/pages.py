@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import base64
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import jinja2
 
 from grader.course import course_hook
+from grader.reports.statistics import ClassSummary
 from grader.results import Feedback, Grade, ScoredCheck
-
-if TYPE_CHECKING:
-    from grader.reports.class_report import ClassSummary
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 _environment = jinja2.Environment(
