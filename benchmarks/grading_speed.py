@@ -35,10 +35,10 @@ import torch  # noqa: E402
 
 from grader.course import load_course  # noqa: E402
 from grader.grading.plugin import GradingSession, run_checks  # noqa: E402
-from grader.grading.session import warm_up  # noqa: E402
 from grader.grading.submission import Submission, load_submission  # noqa: E402
 from grader.sandbox.host.client import Reply, StudentError  # noqa: E402
 from grader.sandbox.inside import probes, watch  # noqa: E402
+from grader.sandbox.inside.zygote import prepare  # noqa: E402
 from samples.make_class import write_submission  # noqa: E402
 from samples.mistakes import MISTAKES  # noqa: E402
 
@@ -171,7 +171,7 @@ def run_in_process(paths: list[Path]) -> float:
     course = load_course()
     ids = [e.id for e in course.exercises]
     submissions = [load_submission(path, ids) for path in paths]
-    warm_up()
+    prepare()
     watch.install()
     grades: list[Any] = []
     session = _InProcessSession(

@@ -7,6 +7,7 @@ error that names it, so that a malformed registry is refused in one place.
 from __future__ import annotations
 
 import ast
+import functools
 import importlib
 import math
 import re
@@ -102,7 +103,8 @@ class Course:
     @property
     def probe_modules(self) -> tuple[str, ...]:
         """The course's probe modules, for the zygote to import before it forks."""
-        return tuple(name for name in [course_module("probes")] if name)
+        name = course_module("probes")
+        return (name,) if name else ()
 
     def select(self, exercise_ids: list[str] | None) -> list[str]:
         """The ids to grade: all when none are given; UsageError for an unknown one."""
@@ -127,6 +129,7 @@ def course_module(name: str) -> str | None:
     return f"{CHECKS_PACKAGE}.{name}" if (CHECKS_DIR / f"{name}.py").is_file() else None
 
 
+@functools.cache  # the course's code does not change while the grader runs
 def course_hook(module: str, function: str) -> Callable[..., Any] | None:
     """The course's ``function`` in its module ``module``, or None when the course has none."""
     name = course_module(module)

@@ -7,28 +7,18 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-import torch
-
 from grader.course import Course
 from grader.grading.plugin import GradingSession, run_checks
 from grader.grading.submission import Submission
 from grader.results import Grade
 from grader.sandbox.host.client import Zygote
 from grader.sandbox.host.launch import ZygoteProcess, refuse_without_isolation, start_zygote
+from grader.sandbox.inside.zygote import prepare
 
 # Children run under a uid of their own when the grader may drop to one: derived from this
 # process's pid, so that graders running side by side never share one (pids stay below
 # 2**22, uids go to 2**32).
 _UID_BASE = 200_000
-
-
-def warm_up() -> None:
-    """Pay PyTorch's one-time costs now (autograd's engine, Adam's ~2 s of lazy imports)."""
-    torch.set_num_threads(1)  # tiny tensors: threads cost more than they give
-    model = torch.nn.Linear(1, 1)
-    optimizer = torch.optim.Adam(model.parameters())
-    model(torch.ones(1, 1)).sum().backward()
-    optimizer.step()
 
 
 @contextmanager
@@ -38,7 +28,7 @@ def sandbox(
     """A ready zygote for grading ``course``; this process warms up while the zygote does."""
     zygote = Zygote(started or start_zygote(course.probe_modules))
     try:
-        warm_up()
+        prepare()  # PyTorch's one-time costs; a few ms when the zygote was forked from here
         refuse_without_isolation(require_isolation, zygote.host_layers)
         yield zygote
     finally:
