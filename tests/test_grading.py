@@ -119,6 +119,18 @@ def test_batch_skips_graded_students_unless_forced(sample_class, tmp_path):
     assert {t["tags"][0] for t in regraded["tests"]} == {"ex3_module"}
 
 
+def test_batch_says_which_results_it_cannot_read(sample_class, tmp_path):
+    single, out = tmp_path / "one", tmp_path / "out"
+    single.mkdir()
+    (single / "reference").symlink_to(sample_class["folder"] / "reference")
+    (out / "reference").mkdir(parents=True)
+    (out / "reference" / "results.json").write_text('{"tests": [{"name": "x"}]}')  # truncated
+    done = run_grader("batch", str(single), "--out", str(out), "--seed", "1")
+    assert done.returncode == 0, done.stderr
+    assert "reference: its results.json cannot be read" in done.stdout and "--force" in done.stdout
+    assert (out / "grades.csv").read_text().count("\n") == 1  # the header alone
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

@@ -94,6 +94,7 @@ def main(
         print(terminal_text(f"grader: {notice}"), file=sys.stderr)
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
+    failed: list[Path] = []
     if todo:
         settings = {
             "course": str(course.root),
@@ -109,8 +110,16 @@ def main(
             warnings.append(
                 f"{student_id(path)}: the grader failed on this submission; see the log above"
             )
-    results = [_read(out / student_id(p) / "results.json") for p in paths]
-    graded = [r for r in results if r is not None]
+    graded = []
+    for path in paths:
+        grade = _read(out / student_id(path) / "results.json")
+        if grade is not None:
+            graded.append(grade)
+        elif path not in failed:
+            warnings.append(
+                f"{student_id(path)}: its results.json cannot be read, so it is not in "
+                "grades.csv; grade it again with --force"
+            )
     (out / "grades.csv").write_text(grades_csv(course, graded), encoding="utf-8")
     elapsed = time.perf_counter() - started
     rate = f", {elapsed / len(todo):.2f} s per submission" if todo else ""
