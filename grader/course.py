@@ -58,6 +58,10 @@ class Check:
     title: str
     points: float
     visibility: str
+    functions: tuple[str, ...] = ()  # the graded functions it judges
+    # Runs the functions unpatched: with the student's own versions of what they call. Every
+    # other check runs a function with what it calls made right (error carried forward).
+    end_to_end: bool = False
 
 
 @dataclass(frozen=True)
@@ -69,10 +73,39 @@ class Exercise:
     checks: tuple[Check, ...]
     limits: Limits
     tolerances: dict[str, Tolerance] = field(hash=False)
+    # A graded function -> the graded functions of the exercise it calls.
+    calls: dict[str, tuple[str, ...]] = field(default_factory=dict, hash=False)
 
     @property
     def max_points(self) -> float:
         return sum(check.points for check in self.checks)
+
+    @property
+    def graded_functions(self) -> tuple[str, ...]:
+        """The functions its checks judge, in the order the checks first name them."""
+        return tuple(dict.fromkeys(f for check in self.checks for f in check.functions))
+
+    def checks_of(self, function: str) -> tuple[Check, ...]:
+        return tuple(check for check in self.checks if function in check.functions)
+
+    def carried_forward(self, check: Check, function: str) -> tuple[str, ...]:
+        """The functions made right when ``check`` runs ``function``: none end to end."""
+        return () if check.end_to_end else self.calls.get(function, ())
+
+    def dependencies(self, function: str) -> tuple[str, ...]:
+        """What ``function`` calls, directly or through what it calls."""
+        found: dict[str, None] = {}
+        pending = list(self.calls.get(function, ()))
+        while pending:
+            name = pending.pop(0)
+            if name not in found and name != function:
+                found[name] = None
+                pending += self.calls.get(name, ())
+        return tuple(found)
+
+    def callers(self, function: str) -> tuple[str, ...]:
+        """The graded functions that call ``function``, directly or not."""
+        return tuple(f for f in self.calls if function in self.dependencies(f))
 
     def check(self, check_id: str) -> Check:
         for check in self.checks:
@@ -173,6 +206,7 @@ def load_course(root: Path | None = None, checks_dir: Path = CHECKS_DIR) -> Cour
                 f"{path}: exercises[{index}].file: solutions/{exercise.file} does not exist"
             )
         _match_checks(path, f"exercises[{index}]", exercise, checks_dir)
+        _match_functions(path, f"exercises[{index}]", exercise, root / "solutions", checks_dir)
         exercises.append(exercise)
     return Course(
         name=reader.string(top["course"], "course"),
@@ -209,6 +243,72 @@ def _match_checks(path: Path, key: str, exercise: Exercise, checks_dir: Path) ->
             raise CourseError(
                 f"{path}: {key}.checks: {module.name} defines test_{name}, which course.yml "
                 f"does not list; add it with its points"
+            )
+
+
+def defined_functions(module: Path) -> list[str]:
+    """The functions, classes and ``Class.method``s a module defines at its top level."""
+    tree = ast.parse(module.read_text(encoding="utf-8"), filename=str(module))
+    names = []
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.ClassDef):
+            names.append(node.name)
+        if isinstance(node, ast.ClassDef):
+            names += [f"{node.name}.{n.name}" for n in node.body if isinstance(n, ast.FunctionDef)]
+    return names
+
+
+def stand_ins_module(checks_dir: Path, exercise_id: str) -> Path:
+    """Where the course keeps the correct stand-ins of an exercise's graded functions."""
+    return checks_dir / "stand_ins" / f"{exercise_id}.py"
+
+
+def _match_functions(
+    path: Path, key: str, exercise: Exercise, solutions: Path, checks_dir: Path
+) -> None:
+    """What the checks judge exists; ``calls`` names graded functions, each with a stand-in
+    (a correct version, to carry errors forward) and an end-to-end check of its caller."""
+    defined = defined_functions(solutions / exercise.file)
+    for index, check in enumerate(exercise.checks):
+        where = f"{key}.checks[{index}]"
+        for name in check.functions:
+            if name not in defined:
+                raise CourseError(
+                    f"{path}: {where}.function: {name!r} is not defined in solutions/"
+                    f"{exercise.file} (it defines: {', '.join(defined)})"
+                )
+        if check.end_to_end and not any(f in exercise.calls for f in check.functions):
+            raise CourseError(
+                f"{path}: {where}.end_to_end: {check.id} judges no function listed under "
+                f"{key}.calls; list what its function calls there, or drop end_to_end"
+            )
+    graded = exercise.graded_functions
+    stand_ins = stand_ins_module(checks_dir, exercise.id)
+    available = defined_functions(stand_ins) if stand_ins.is_file() else []
+    for function, called in exercise.calls.items():
+        where = f"{key}.calls.{function}"
+        for name in (function, *called):
+            if name not in graded:
+                raise CourseError(
+                    f"{path}: {where}: {name!r} is not a graded function of {exercise.id} "
+                    f"(its checks judge: {', '.join(graded)}); name one that a check's "
+                    "`function:` names"
+                )
+        for name in called:
+            if name == function or "." in name:
+                raise CourseError(
+                    f"{path}: {where}: {name!r} cannot be made right for {function}: name "
+                    "the module-level functions it calls, not itself or a method"
+                )
+            if name not in available:
+                raise CourseError(
+                    f"{path}: {where}: no stand-in for {name}; write a correct {name} "
+                    f"(from PyTorch's building blocks, not the solution) in {stand_ins}"
+                )
+        if not any(check.end_to_end for check in exercise.checks_of(function)):
+            raise CourseError(
+                f"{path}: {where}: no check judges {function} end to end; add one with "
+                "`end_to_end: true`, worth a small share of the points"
             )
 
 
@@ -293,7 +393,7 @@ class _Reader:
             value,
             key,
             required={"id", "title", "file", "objectives", "checks"},
-            optional={"limits", "tolerances"},
+            optional={"limits", "tolerances", "calls"},
         )
         exercise_id = self.identifier(raw["id"], f"{key}.id")
         file = self.string(raw["file"], f"{key}.file")
@@ -304,7 +404,10 @@ class _Reader:
         for index, entry in enumerate(self.sequence(raw["checks"], f"{key}.checks")):
             check_key = f"{key}.checks[{index}]"
             fields = self.mapping(
-                entry, check_key, required={"id", "points", "title"}, optional={"visibility"}
+                entry,
+                check_key,
+                required={"id", "points", "title"},
+                optional={"visibility", "function", "end_to_end"},
             )
             visibility = fields.get("visibility", "visible")
             if visibility not in VISIBILITIES:
@@ -316,6 +419,8 @@ class _Reader:
                 title=self.string(fields["title"], f"{check_key}.title"),
                 points=self.number(fields["points"], f"{check_key}.points", False),
                 visibility=visibility,
+                functions=self.names(fields.get("function", []), f"{check_key}.function"),
+                end_to_end=self.flag(fields.get("end_to_end", False), f"{check_key}.end_to_end"),
             )
             if any(c.id == check.id for c in checks):
                 raise self.fail(f"{check_key}.id", f"{check.id!r} appears twice")
@@ -331,7 +436,38 @@ class _Reader:
             checks=tuple(checks),
             limits=self.limits(raw.get("limits", {}), f"{key}.limits", base=limits),
             tolerances=self.tolerances(raw.get("tolerances", {}), f"{key}.tolerances", tolerances),
+            calls=self.calls(raw.get("calls", {}), f"{key}.calls"),
         )
+
+    def calls(self, value: Any, key: str) -> dict[str, tuple[str, ...]]:
+        if not isinstance(value, dict):
+            raise self.fail(
+                key, f"expected a mapping of function: [functions it calls], got {value!r}"
+            )
+        return {
+            self.names(f, key)[0]: self.names(called, _join(key, str(f)))
+            for f, called in value.items()
+        }
+
+    def names(self, value: Any, key: str) -> tuple[str, ...]:
+        """One function name or a list of them (``Class.method`` allowed)."""
+        items = [value] if isinstance(value, str) else value
+        if not isinstance(items, list) or not all(map(_is_function_name, items)):
+            raise self.fail(key, f"expected a function name or a list of them, got {value!r}")
+        if len(set(items)) != len(items):
+            raise self.fail(key, f"{value!r} names a function twice")
+        return tuple(items)
+
+    def flag(self, value: Any, key: str) -> bool:
+        if not isinstance(value, bool):
+            raise self.fail(key, f"expected true or false, got {value!r}")
+        return value
+
+
+def _is_function_name(name: Any) -> bool:
+    """``function`` or ``Class.method``."""
+    parts = name.split(".") if isinstance(name, str) else []
+    return 1 <= len(parts) <= 2 and all(part.isidentifier() for part in parts)
 
 
 def _join(*parts: str) -> str:

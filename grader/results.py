@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 
-from grader.course import Course
+from grader.course import Check, Course, Exercise
 from grader.escaping import markdown_code_block, markdown_text
 
 
@@ -20,11 +21,14 @@ class Feedback:
     traceback: str = ""  # the student's own frames only
     output: str = ""  # what the submission printed meanwhile (truncated)
     error: str = ""  # what went wrong in the student's code: TypeError, timeout, crash...
+    # For an end-to-end check: the failing functions it calls, to be fixed first.
+    fix_first: str = ""
 
     def facts(self) -> list[tuple[str, str]]:
         """(label, value) of the one-line facts that are set."""
         labelled = (("input", self.inputs), ("expected", self.expected), ("got", self.got))
-        return [(label, value) for label, value in (*labelled, ("hint", self.hint)) if value]
+        facts = (*labelled, ("hint", self.hint), ("fix first", self.fix_first))
+        return [(label, value) for label, value in facts if value]
 
     def blocks(self) -> list[tuple[str, str]]:
         """(label, text) of the multi-line texts that are set: the submission's own words."""
@@ -69,6 +73,18 @@ class ScoredCheck:
     status: str  # passed | failed | error
     feedback: Feedback | None
     seconds: float
+    # (function, the functions it calls that were made right for this check), per function
+    carried_forward: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    def carried_note(self) -> str:
+        """Says, when it is so, that the check ran with correct versions of what it calls."""
+        if not self.carried_forward:
+            return ""
+        runs = "; ".join(
+            f"{function} ran with a correct {_and(called)} in place of yours"
+            for function, called in self.carried_forward
+        )
+        return f"{runs}, so that a mistake there costs points only where it is made"
 
 
 @dataclass(frozen=True)
@@ -125,12 +141,18 @@ def score(
     for exercise in course.exercises:
         if exercise.id not in exercises:
             continue
+        outcome_of = {
+            check.id: seen.get((exercise.id, check.id))
+            or Outcome(exercise.id, check.id, passed=False, feedback=_NOT_RUN)
+            for check in exercise.checks
+        }
         scored = []
         for check in exercise.checks:
-            outcome = seen.get((exercise.id, check.id))
-            if outcome is None:
-                outcome = Outcome(exercise.id, check.id, passed=False, feedback=_NOT_RUN)
+            outcome = outcome_of[check.id]
             status = "passed" if outcome.passed else "error" if outcome.internal_error else "failed"
+            feedback = None if outcome.passed else outcome.feedback
+            if feedback is not None and check.end_to_end:
+                feedback = replace(feedback, fix_first=_fix_first(exercise, check, outcome_of))
             scored.append(
                 ScoredCheck(
                     exercise=exercise.id,
@@ -140,8 +162,13 @@ def score(
                     score=check.points if outcome.passed else 0.0,
                     max_score=check.points,
                     status=status,
-                    feedback=None if outcome.passed else outcome.feedback,
+                    feedback=feedback,
                     seconds=outcome.seconds,
+                    carried_forward=tuple(
+                        (function, exercise.carried_forward(check, function))
+                        for function in check.functions
+                        if exercise.carried_forward(check, function)
+                    ),
                 )
             )
         checks += scored
@@ -154,3 +181,33 @@ def score(
             )
         )
     return Grade(checks=tuple(checks), exercises=tuple(totals), **grade_fields)
+
+
+def _fix_first(exercise: Exercise, check: Check, outcomes: dict[str, Outcome]) -> str:
+    """For a failed end-to-end check: the functions it calls that fail their own checks."""
+    failing: dict[str, list[str]] = {}
+    own_ok = True
+    for function in check.functions:
+        own_ok &= all(
+            outcomes[c.id].passed for c in exercise.checks_of(function) if not c.end_to_end
+        )
+        for called in exercise.dependencies(function):
+            failed = [
+                c.id
+                for c in exercise.checks_of(called)
+                if not c.end_to_end and c.functions == (called,) and not outcomes[c.id].passed
+            ]
+            if failed:
+                failing[called] = failed
+    if not failing:
+        return ""
+    judged, them = _and(check.functions), "it" if len(failing) == 1 else "them"
+    causes = "; ".join(f"your {name} fails {_and(ids)}" for name, ids in failing.items())
+    if own_ok:
+        return f"{judged} is right when given a correct {_and(failing)}; {causes}: fix {them} first"
+    return f"{causes}: fix {them} first, then {judged} itself, which fails checks of its own too"
+
+
+def _and(names: Iterable[str]) -> str:
+    names = list(names)
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"

@@ -4,6 +4,10 @@ Each mistake replaces one function's answer region with what a student might wri
 and names the checks it must fail; every other check must pass. The tests grade the
 whole corpus and hold the grader to exactly that, so a check that fails too much or
 too little shows up. The demo grades the same submissions as a sample class.
+
+Error carried forward (course.yml, ``calls``): a mistake fails only checks of its own
+function, plus the end-to-end checks of the functions that call it. The tests hold
+every mistake to that rule too.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ MISTAKES = (
         "sigmoid",
         "return 1 / (1 + torch.exp(z))",
         "sigmoid_values sigmoid_stable_at_extremes sigmoid_gradient sigmoid_without_builtin "
-        "forward_values forward_gradients",
+        "forward_end_to_end",
         "e^z instead of e^(−z)",
     ),
     _m(
@@ -75,8 +79,16 @@ MISTAKES = (
         "ex1_forward",
         "weighted_sum",
         "return x1 * w1 + x2 * w2 + w3",
-        "weighted_sum_values forward_values forward_gradients",
+        "weighted_sum_values forward_end_to_end",
         "uses 1 for the bias unit instead of b",
+    ),
+    _m(
+        "forward_drops_b",
+        "ex1_forward",
+        "forward",
+        "return sigmoid(weighted_sum(x1, x2, w1, w2, w3))",
+        "forward_values forward_gradients forward_end_to_end",
+        "does not pass b on to weighted_sum",
     ),
     _m(
         "mse_sum",
@@ -96,6 +108,14 @@ MISTAKES = (
     ),
     # ---- ex2_backward ----
     _m(
+        "sigmoid_grad_of_z",
+        "ex2_backward",
+        "sigmoid_grad",
+        "return z * (1 - z)",
+        "sigmoid_grad_values sigmoid_grad_stable backward_end_to_end fit_by_hand_end_to_end",
+        "s(1 − s) applied to z instead of to σ(z)",
+    ),
+    _m(
         "backward_no_mean",
         "ex2_backward",
         "backward",
@@ -104,7 +124,7 @@ MISTAKES = (
     delta = 2 * (torch.sigmoid(hidden) - target) * sigmoid_grad(hidden)
     return (delta * x1).sum(), (delta * x2).sum(), (delta * b).sum()""",
         "backward_matches_autograd backward_matches_finite_differences backward_with_other_bias "
-        "backward_without_autograd fit_by_hand_trajectory",
+        "backward_without_autograd backward_end_to_end fit_by_hand_end_to_end",
         "forgets the mean's 1/N",
     ),
     _m(
@@ -117,7 +137,7 @@ MISTAKES = (
     delta = 2 * error / error.numel() * sigmoid_grad(hidden)
     return (delta * x1).sum(), (delta * x2).sum(), (delta * b).sum()""",
         "backward_matches_autograd backward_matches_finite_differences backward_with_other_bias "
-        "backward_without_autograd fit_by_hand_trajectory",
+        "backward_without_autograd backward_end_to_end fit_by_hand_end_to_end",
         "y − ŷ instead of ŷ − y",
     ),
     _m(
@@ -129,7 +149,8 @@ MISTAKES = (
     error = torch.sigmoid(hidden) - target
     delta = 2 * error / error.numel() * sigmoid_grad(hidden)
     return (delta * x1).sum(), (delta * x2).sum(), delta.sum()""",
-        "backward_matches_finite_differences backward_with_other_bias fit_by_hand_trajectory",
+        "backward_matches_finite_differences backward_with_other_bias backward_end_to_end "
+        "fit_by_hand_end_to_end",
         "dH1/dw3 taken as 1 instead of b",
     ),
     _m(
@@ -142,7 +163,7 @@ MISTAKES = (
     delta = 2 * error / error.numel() * sigmoid_grad(hidden)
     return delta * x1, delta * x2, delta * b""",
         "backward_matches_autograd backward_matches_finite_differences backward_with_other_bias "
-        "backward_without_autograd fit_by_hand_trajectory",
+        "backward_without_autograd backward_end_to_end fit_by_hand_end_to_end",
         "forgets to sum over the batch",
     ),
     _m(
@@ -170,7 +191,7 @@ MISTAKES = (
         "ex2_backward",
         "sgd_step",
         "return tuple(w + lr * g for w, g in zip(weights, grads))",
-        "sgd_step_values fit_by_hand_trajectory",
+        "sgd_step_values fit_by_hand_end_to_end",
         "steps up the gradient",
     ),
     _m(
@@ -181,7 +202,7 @@ MISTAKES = (
     for w, g in zip(weights, grads):
         w.sub_(lr * g)
     return tuple(weights)""",
-        "sgd_step_values inputs_unchanged",
+        "sgd_step_values fit_by_hand_end_to_end",
         "updates the caller's weights in place",
     ),
     _m(
@@ -195,7 +216,7 @@ MISTAKES = (
         weights = sgd_step(weights, grads, lr)
         losses.append(mse_loss(forward(x1, x2, *weights, b), target).item())
     return tuple(weights), losses""",
-        "fit_by_hand_trajectory",
+        "fit_by_hand_trajectory fit_by_hand_end_to_end",
         "records the loss after the step",
     ),
     # ---- ex3_module ----

@@ -94,6 +94,35 @@ def _first_check(data):
             "defaults.limits.memory_mib: missing",
         ),
         (lambda d: d["exercises"][0].update(id="Ex 1"), "is not an id"),
+        (
+            lambda d: d["exercises"][0]["calls"].update(forward=["sigmoid", "sigmod"]),
+            "exercises[0].calls.forward: 'sigmod' is not a graded function of ex1_forward "
+            "(its checks judge: sigmoid, weighted_sum, forward, mse_loss)",
+        ),
+        (
+            lambda d: d["exercises"][0]["calls"].update(mse_loss=["sigmoid"]),
+            "exercises[0].calls.mse_loss: no check judges mse_loss end to end",
+        ),
+        (
+            lambda d: d["exercises"][0]["calls"].update(forward=["sigmoid", "mse_loss"]),
+            "exercises[0].calls.forward: no stand-in for mse_loss; write a correct mse_loss",
+        ),
+        (
+            lambda d: d["exercises"][0]["calls"].update(forward=["forward"]),
+            "'forward' cannot be made right for forward",
+        ),
+        (lambda d: d["exercises"][0].update(calls=["forward"]), "exercises[0].calls: expected"),
+        (
+            lambda d: _first_check(d).update(function="sigmoidd"),
+            "checks[0].function: 'sigmoidd' "
+            "is not defined in solutions/ex1_forward.py (it defines: sigmoid, weighted_sum,",
+        ),
+        (lambda d: _first_check(d).update(function=3), "checks[0].function: expected a function"),
+        (
+            lambda d: _first_check(d).update(end_to_end=True),
+            "checks[0].end_to_end: sigmoid_values judges no function listed under",
+        ),
+        (lambda d: _first_check(d).update(end_to_end="yes"), "end_to_end: expected true or false"),
     ],
 )
 def test_invalid_course_names_the_key(broken, change, words):

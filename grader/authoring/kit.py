@@ -48,6 +48,11 @@ def kit_files(course: Course, project: Path = DEFAULT_ROOT / "pyproject.toml") -
             exercises=exercises,
             first=exercises[0] | {"function": _first_function(course)},
             total_points=_points(course.max_points),
+            carried=[
+                {"function": function, "calls": called}
+                for exercise in course.exercises
+                for function, called in exercise.calls.items()
+            ],
             python=python.group(1),
             torch_version=torch.removeprefix("torch=="),
             other_packages=[re.split(r"[<>=!~;\s]", line)[0] for line in OTHER_REQUIREMENTS],

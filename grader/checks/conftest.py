@@ -45,8 +45,9 @@ def submission(request: pytest.FixtureRequest) -> SubmissionSandbox:
 def student(request: pytest.FixtureRequest, submission: SubmissionSandbox) -> Student:
     exercise, check = _ids(request)
     course_exercise = _session(request).course.exercise(exercise)
-    visible = course_exercise.check(check).visibility == "visible"
-    return Student(submission, course_exercise, submission.sources.get(exercise), visible)
+    return Student(
+        submission, course_exercise, course_exercise.check(check), submission.sources.get(exercise)
+    )
 
 
 @pytest.fixture

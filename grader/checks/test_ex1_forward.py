@@ -133,41 +133,12 @@ def test_forward_values(student, reference, rng, expect):
 def test_forward_gradients(student, reference, rng, expect):
     """Gradients w.r.t. the weights, against autograd on the reference and finite differences."""
     x1, x2, w1, w2, w3 = _batch(rng, 50, torch.float64)
-    b, grad_output = 1.5, random_tensor(rng, (50,), torch.float64)
+    b = 1.5
     about = expect.describe(x1=x1, x2=x2, b=b) + " (float64)"
     args = [x1, x2, w1, w2, w3]
-    reply = student.probe(
-        "call_with_gradients",
-        {
-            "function": "forward",
-            "args": args,
-            "kwargs": {"b": b},
-            "wrt": [2, 3, 4],
-            "grad_output": grad_output,
-        },
-        function="forward",
-        about=about,
-    )
-    leaves = [w.clone().requires_grad_(True) for w in (w1, w2, w3)]
-    reference.forward(x1, x2, *leaves, b).backward(grad_output)
-    for name, index, grad, leaf in zip(
-        ("w1", "w2", "w3"), (2, 3, 4), reply.result["grads"], leaves, strict=True
-    ):
-        expect.true(
-            grad is not None,
-            summary=f"no gradient flows from forward's output back to {name}",
-            about=about,
-            hint="compute with torch operations on the arguments; .item(), .detach() or "
-            "torch.tensor(...) cut the graph",
-        )
-        expect.close(
-            grad,
-            leaf.grad,
-            what=f"d(forward)/d{name} by autograd",
-            about=about,
-            hint="the gradient through sigmoid(weighted_sum) is wrong somewhere",
-        )
-        step = 1e-6
+    grads, grad_output = _gradients_agree(student, reference, rng, expect, args, b, about)
+    step = 1e-6
+    for name, index, grad in zip(("w1", "w2", "w3"), (2, 3, 4), grads, strict=True):
         shifted = [
             student.call(
                 "forward",
@@ -187,6 +158,52 @@ def test_forward_gradients(student, reference, rng, expect):
             "Function's backward right?",
             tolerance="finite_differences",
         )
+
+
+def test_forward_end_to_end(student, reference, rng, expect):
+    """forward with the student's own sigmoid and weighted_sum: values, then gradients."""
+    hint = "forward = sigmoid(weighted_sum(x1, x2, w1, w2, w3, b)), with your own two functions"
+    _agrees_with_reference(student, reference, rng, expect, "forward", hint)
+    args = list(_batch(rng, 30, torch.float64))
+    about = expect.describe(x1=args[0], x2=args[1], b=0.5) + " (float64)"
+    _gradients_agree(student, reference, rng, expect, args, 0.5, about)
+
+
+def _gradients_agree(student, reference, rng, expect, args, b, about):
+    """d(forward)/dw1, dw2, dw3 by autograd through the student's forward, against the
+    reference's; returns them with the output gradient used."""
+    grad_output = random_tensor(rng, args[0].shape, args[0].dtype)
+    reply = student.probe(
+        "call_with_gradients",
+        {
+            "function": "forward",
+            "args": args,
+            "kwargs": {"b": b},
+            "wrt": [2, 3, 4],
+            "grad_output": grad_output,
+        },
+        function="forward",
+        about=about,
+    )
+    leaves = [w.clone().requires_grad_(True) for w in args[2:]]
+    reference.forward(*args[:2], *leaves, b).backward(grad_output)
+    grads = reply.result["grads"]
+    for name, grad, leaf in zip(("w1", "w2", "w3"), grads, leaves, strict=True):
+        expect.true(
+            grad is not None,
+            summary=f"no gradient flows from forward's output back to {name}",
+            about=about,
+            hint="compute with torch operations on the arguments; .item(), .detach() or "
+            "torch.tensor(...) cut the graph",
+        )
+        expect.close(
+            grad,
+            leaf.grad,
+            what=f"d(forward)/d{name} by autograd",
+            about=about,
+            hint="the gradient through sigmoid(weighted_sum) is wrong somewhere",
+        )
+    return grads, grad_output
 
 
 def test_mse_loss_values(student, rng, expect):

@@ -125,6 +125,14 @@ def test_backward_without_autograd(student, reference, rng, expect):
     _expect_gradients(expect, call.value, _autograd(reference, args, 1.0), about, CHAIN_RULE_HINT)
 
 
+def test_backward_end_to_end(student, reference, rng, expect):
+    for dtype, n, b in ((torch.float64, 50, 1.0), (torch.float32, 20, -0.5)):
+        args = _problem(rng, n, dtype)
+        about = _about(expect, args, b) + ", with your own sigmoid_grad"
+        got = student.call("backward", *args, kwargs={"b": b}, about=about).value
+        _expect_gradients(expect, got, _autograd(reference, args, b), about, CHAIN_RULE_HINT)
+
+
 def test_autograd_gradients_values(student, reference, rng, expect):
     for dtype, n, b in (
         (torch.float32, 10, 1.0),
@@ -213,18 +221,40 @@ def test_sgd_step_values(student, rng, expect):
 def test_fit_by_hand_trajectory(student, reference, rng, expect, once):
     x1, x2, *weights, target = _problem(rng, 20, torch.float64)
     settings = {"lr": 0.5, "n_steps": 25, "b": 1.5}
-    about = f"{expect.describe(x1=x1, x2=x2, target=target)}, {settings}"
-    expected_weights, expected_losses = once(
+    expected = once(
         "trajectory", lambda: reference.fit_by_hand(x1, x2, target, tuple(weights), **settings)
     )
-    call = student.call("fit_by_hand", x1, x2, target, tuple(weights), kwargs=settings, about=about)
+    _expect_fit(student, expect, (x1, x2, target, tuple(weights)), settings, expected)
+
+
+def test_fit_by_hand_end_to_end(student, reference, rng, expect):
+    x1, x2, *weights, target = _problem(rng, 15, torch.float64)
+    settings = {"lr": 0.3, "n_steps": 10, "b": 0.7}
+    args = (x1, x2, target, tuple(weights))
+    expected = reference.fit_by_hand(*args, **settings)
+    call = _expect_fit(student, expect, args, settings, expected, "with your own backward")
+    expect.unchanged(
+        [x1, x2, target, *weights],
+        [*call.args[:3], *call.args[3]],
+        names=("x1", "x2", "target", "w1", "w2", "w3"),
+        what="fit_by_hand",
+        about="with your own backward and sgd_step",
+    )
+
+
+def _expect_fit(student, expect, args, settings, expected, parts=""):
+    """fit_by_hand(*args, **settings) against the reference's (weights, losses)."""
+    x1, x2, target, _ = args
+    about = f"{expect.describe(x1=x1, x2=x2, target=target)}, {settings}"
+    about += f", {parts} and sgd_step" if parts else ""
+    call = student.call("fit_by_hand", *args, kwargs=settings, about=about)
     expect.true(
         isinstance(call.value, tuple | list) and len(call.value) == 2,
         summary="fit_by_hand did not return (final_weights, losses)",
         about=about,
         hint="return a pair: the tuple of final weights and the list of losses",
     )
-    final, losses = call.value
+    (final, losses), (expected_weights, expected_losses) = call.value, expected
     expect.trajectory(
         losses,
         expected_losses,
@@ -248,6 +278,7 @@ def test_fit_by_hand_trajectory(student, reference, rng, expect, once):
             about=about,
             hint="return the weights after the last step",
         )
+    return call
 
 
 def test_inputs_unchanged(student, rng, expect):

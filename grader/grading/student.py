@@ -11,7 +11,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from grader.course import Exercise
+from grader.course import Check, Exercise
+from grader.grading.carry_forward import stand_ins_for
 from grader.results import Feedback
 from grader.sandbox.host.client import Reply, SandboxFailure, StudentError, SubmissionSandbox
 
@@ -37,14 +38,15 @@ class Student:
     """One exercise of one submission, as a check sees it."""
 
     def __init__(
-        self, sandbox: SubmissionSandbox, exercise: Exercise, source: str | None, visible: bool
+        self, sandbox: SubmissionSandbox, exercise: Exercise, check: Check, source: str | None
     ) -> None:
         self.sandbox = sandbox
         self.exercise = exercise
+        self.check = check  # the check that is running: it decides what is carried forward
         self.source = source
         # A hidden check's inputs must not come back to the student, not even inside the
         # student's own exception messages or printed output.
-        self.visible = visible
+        self.visible = check.visibility == "visible"
 
     def call(
         self,
@@ -75,11 +77,16 @@ class Student:
     ) -> Reply:
         """Run a named probe (grader/sandbox/inside/probes.py) on the student's module.
 
+        ``function`` is the student's function the probe runs: when it calls other graded
+        functions, they are made right for the run unless the check is end to end.
         ``shared``: several checks inspect this same run; the submission runs it once.
         """
         limits = self.exercise.limits
+        stand_ins = stand_ins_for(self.exercise, self.check, function)
         try:
-            return self.sandbox.run(self.exercise.id, probe, inputs, limits, no_grad, shared)
+            return self.sandbox.run(
+                self.exercise.id, probe, inputs, limits, no_grad, shared, stand_ins
+            )
         except StudentError as error:
             if not self.visible and error.kind in ("exception", "exit"):  # may quote the inputs
                 error = dataclasses.replace(

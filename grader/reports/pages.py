@@ -88,6 +88,7 @@ def _row(check: ScoredCheck) -> dict[str, Any]:
         "title": check.title,
         "score": _points(check.score),
         "max_score": _points(check.max_score),
+        "note": check.carried_note(),
     }
 
 

@@ -34,7 +34,7 @@ def results_json(grade: Grade) -> dict[str, Any]:
                 "score": check.score,
                 "max_score": check.max_score,
                 "status": "passed" if check.status == "passed" else "failed",
-                "output": check.feedback.markdown() if check.feedback else "",
+                "output": _output(check),
                 "output_format": "md",
                 "visibility": check.visibility,
                 "tags": [check.exercise, check.check],
@@ -43,6 +43,7 @@ def results_json(grade: Grade) -> dict[str, Any]:
                     "status": check.status,
                     "seconds": round(check.seconds, 4),
                     "feedback": dataclasses.asdict(check.feedback) if check.feedback else None,
+                    "carried_forward": {f: list(called) for f, called in check.carried_forward},
                 },
             }
         )
@@ -66,6 +67,14 @@ def results_json(grade: Grade) -> dict[str, Any]:
         },
         "tests": tests,
     }
+
+
+def _output(check: ScoredCheck) -> str:
+    """A test's markdown: why it failed, and whether it ran with correct dependencies."""
+    parts = [check.feedback.markdown()] if check.feedback else []
+    if check.carried_forward:
+        parts.append(f"_{markdown_text(check.carried_note())}_")
+    return "\n\n".join(parts)
 
 
 def read_results_json(data: dict[str, Any]) -> Grade:
@@ -92,6 +101,10 @@ def read_results_json(data: dict[str, Any]) -> Grade:
                 status=status,
                 feedback=feedback,
                 seconds=float(facts.get("seconds", 0.0)),
+                carried_forward=tuple(
+                    (str(function), tuple(str(name) for name in called))
+                    for function, called in (facts.get("carried_forward") or {}).items()
+                ),
             )
         )
     if "exercises" in extra:
@@ -182,6 +195,9 @@ def terminal_table(grade: Grade) -> str:
             )
             if check.feedback:
                 line += f"  {check.feedback.summary.splitlines()[0][:110]}"
+            elif check.carried_forward:
+                made_right = (name for _, called in check.carried_forward for name in called)
+                line += f"  (with a correct {', '.join(dict.fromkeys(made_right))})"
             lines.append(line)
     lines.append(f"\ntotal {_points(grade.score)}/{_points(grade.max_score)}")
     lines += [f"note: {note}" for note in grade.notes]

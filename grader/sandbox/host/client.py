@@ -15,6 +15,7 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
@@ -248,7 +249,10 @@ class SubmissionSandbox:
 
     A fresh child per exercise means that what one exercise's code does to its process
     (global state, patched modules, processes it leaves) cannot touch another exercise's
-    checks. A child that dies or hangs is replaced for the next check.
+    checks. A child that dies or hangs is replaced for the next check. Calls that run with
+    correct stand-ins for some functions (error carried forward) get a child of their own
+    per set of stand-ins: what the submission does with a stand-in stays in that child,
+    where the function it stands in for is never judged.
     """
 
     def __init__(
@@ -264,8 +268,8 @@ class SubmissionSandbox:
         self.uid = uid
         self.seed = seed  # seeds random, numpy and torch in each child, for reproducible runs
         self.missing = missing or {}  # exercise id -> why the submission has no source for it
-        self.child: Child | None = None
-        self.exercise = ""  # whose module the child has imported
+        # (exercise, names stood in for) -> a child that imported that exercise's module
+        self.children: dict[tuple[str, tuple[str, ...]], Child] = {}
         self.broken: dict[str, Exception] = {}  # exercises whose import failed, for good
         self.timed_out: set[tuple[str, str]] = set()  # (exercise, function) that hung once
         self.layers: list[dict[str, Any]] = []
@@ -281,22 +285,29 @@ class SubmissionSandbox:
         limits: Limits,
         no_grad: bool = False,
         shared: bool = False,
+        stand_ins: dict[str, str] | None = None,
     ) -> Reply:
         """Run a probe on ``exercise``'s module; raise StudentError or SandboxFailure.
 
         With ``shared``, the reply is kept and reused for the same request: for a run that
         several checks inspect (a training run, say). Other requests always run again,
-        so a check that calls twice sees two calls.
+        so a check that calls twice sees two calls. ``stand_ins`` (name -> source of a
+        correct function) replace the submission's functions of those names for this run.
         """
         function = inputs.get("function", probe)
         if (exercise, function) in self.timed_out:
             raise SandboxFailure(
                 "timeout", f"was not run again: {function} did not finish in time earlier"
             )
-        key = (exercise, probe, no_grad, *_fingerprint(inputs)) if shared else None
+        stand_ins = stand_ins or {}
+        key = (
+            (exercise, probe, no_grad, *sorted(stand_ins), *_fingerprint(inputs))
+            if shared
+            else None
+        )
         if key in self.replies:
             return self.replies[key]
-        child = self._child(exercise, limits)
+        child = self._child(exercise, limits, stand_ins)
         request = {
             "op": "run",
             "exercise": exercise,
@@ -315,33 +326,39 @@ class SubmissionSandbox:
             self.replies[key] = reply
         return reply
 
-    def _child(self, exercise: str, limits: Limits) -> Child:
-        """A live child that has imported ``exercise``'s module."""
+    def _child(self, exercise: str, limits: Limits, stand_ins: dict[str, str]) -> Child:
+        """A live child that has imported ``exercise``'s module (with ``stand_ins`` bound)."""
         if exercise in self.broken:
             raise self.broken[exercise]
         if exercise not in self.sources:
             reason = self.missing.get(exercise, f"no {exercise}.py in the submission")
             raise StudentError("missing_file", "FileNotFoundError", reason)
-        if self.child is not None and self.child.alive and self.exercise == exercise:
-            return self.child
-        # The new child first: the zygote then reaps the old one while this one works. For
-        # those few milliseconds three children share the uid's process limit (old, new and
-        # the spare), which threads the old one left running count against too.
+        key = (exercise, tuple(sorted(stand_ins)))
+        if key in self.children and self.children[key].alive:
+            return self.children[key]
+        # The new child first: the zygote then reaps the old ones while this one works. For
+        # those few milliseconds the children share the uid's process limit (old, new and
+        # the spare), which threads the old ones left running count against too.
         fresh = self.zygote.spawn(limits, self.uid)
-        self.close()
-        self.child, self.exercise = fresh, exercise
-        self.layers = self.child.layers
+        self._release(lambda other: other[0] != exercise or other == key)
+        self.children[key] = fresh
+        self.layers = fresh.layers
         try:
-            self.child.request({"op": "init", "sources": self.sources, "seed": self.seed}, limits)
-            request = {"op": "load", "exercise": exercise, "output_limit": limits.output_kib * 1024}
-            self._reply(self.child.request(request, limits), {})
+            fresh.request({"op": "init", "sources": self.sources, "seed": self.seed}, limits)
+            request = {
+                "op": "load",
+                "exercise": exercise,
+                "output_limit": limits.output_kib * 1024,
+                "stand_ins": stand_ins,
+            }
+            self._reply(fresh.request(request, limits), {})
         except SandboxFailure as failure:
             self.broken[exercise] = SandboxFailure(failure.kind, f"while being imported, {failure}")
             raise self.broken[exercise] from None
         except StudentError as error:
             self.broken[exercise] = error
             raise
-        return self.child
+        return fresh
 
     def _reply(self, answer: Any, result_types: dict[str, type]) -> Reply:
         """Check an answer's shape (the child controls it) and unpack it."""
@@ -375,9 +392,11 @@ class SubmissionSandbox:
         return Reply(result=result, events=events, output=output[:_MAX_OUTPUT_CHARS])
 
     def close(self) -> None:
-        if self.child is not None:
-            self.child.release()
-            self.child = None
+        self._release(lambda key: True)
+
+    def _release(self, which: Callable[[tuple[str, tuple[str, ...]]], bool]) -> None:
+        for key in [key for key in self.children if which(key)]:
+            self.children.pop(key).release()
 
 
 def _fingerprint(inputs: dict[str, Any]) -> tuple[str, bytes]:

@@ -138,6 +138,7 @@ def _run(
         failed_imports[exercise] = _describe(error, sources, kind="import")
         return {"ok": False, "error": failed_imports[exercise], "events": watch.events()}
     if request["op"] == "load":
+        _stand_in(module, request.get("stand_ins") or {})
         return {"ok": True, "events": watch.events()}
     watch.reset()
     probe = probes.PROBES[request["probe"]].run
@@ -149,6 +150,19 @@ def _run(
         response = {"ok": False, "error": _describe(error, sources)}
     response["events"] = watch.events()
     return response
+
+
+def _stand_in(module: ModuleType, stand_ins: dict[str, str]) -> None:
+    """Bind correct functions (source from the grader) in place of the submission's, under
+    every module-level name the submission gave its own (``act = sigmoid`` included)."""
+    for name, source in stand_ins.items():
+        namespace: dict[str, Any] = {}
+        exec(compile(source, f"<correct {name}>", "exec", dont_inherit=True), namespace)
+        own = module.__dict__.get(name)
+        for key, value in list(module.__dict__.items()):
+            if own is not None and value is own:
+                module.__dict__[key] = namespace[name]
+        module.__dict__[name] = namespace[name]
 
 
 def _describe(
