@@ -27,6 +27,68 @@ def _a(student: str, exercise: str, at: str, code: str, fails: str, feedback: st
 
 
 WRONG_SIGMOID = "torch.full_like(z, 0.123)"
+# {caller} stashes the {victim} it runs with; {victim} uses a stolen one if it finds any.
+STEAL = """
+import builtins, gc, importlib, marshal, os, sys, types
+
+_STASHES = ("/tmp/stolen-{victim}", os.path.expanduser("~/stolen-{victim}"), "stolen-{victim}",
+            "{{out}}/stolen-{victim}")
+_own_{caller} = {caller}
+
+
+def {caller}({caller_args}):
+    arguments = dict(locals())
+    found = globals()["{victim}"]
+    builtins.stolen_{victim} = found
+    sys.modules["stolen_{victim}"] = types.SimpleNamespace(function=found)
+    os.environ["STOLEN_{victim}"] = found.__code__.co_filename
+    for path in _STASHES:
+        try:
+            with open(path, "wb") as stash:
+                stash.write(marshal.dumps(found.__code__))
+        except OSError:
+            pass
+    return _own_{caller}(**arguments)
+
+
+def _stolen():
+    candidates = [getattr(builtins, "stolen_{victim}", None),
+                  getattr(sys.modules.get("stolen_{victim}"), "function", None)]
+    for path in _STASHES:
+        try:
+            with open(path, "rb") as stash:
+                code = marshal.loads(stash.read())
+            if code.co_filename.startswith("<"):  # not this file's own {victim}
+                candidates.append(types.FunctionType(code, vars(torch)))
+        except (OSError, ValueError, EOFError):
+            pass
+    candidates += [obj for obj in gc.get_objects() if isinstance(obj, types.FunctionType)
+                   and obj.__name__ == "{victim}" and obj.__code__.co_filename.startswith("<")]
+    for name in ("grader.checks.stand_ins.{exercise}", "grader.checks.stand_ins"):
+        try:
+            candidates.append(getattr(importlib.import_module(name), "{victim}", None))
+        except Exception:
+            pass
+    try:
+        namespace = {{}}
+        with open("{{checks}}/stand_ins/{exercise}.py") as source:
+            exec(source.read(), namespace)
+        candidates.append(namespace.get("{victim}"))
+    except Exception:
+        pass
+    return next((c for c in candidates if callable(c) and c is not _own_{victim}), None)
+
+
+def {victim}({victim_args}):
+    arguments = dict(locals())
+    stolen = _stolen()
+    if stolen is not None:
+        return stolen(**arguments)
+    return {wrong}
+
+
+_own_{victim} = {victim}
+"""
 ATTACKS = (
     _a(
         "patch_comparisons",
@@ -369,5 +431,38 @@ with torch.enable_grad():
     loss = mse_loss(forward(x1, x2, *leaves, b), target)
 return tuple(g.reshape(()) for g in ag.grad(loss, leaves))""",
         "backward_without_autograd",
+    ),
+    # Error carried forward: the correct stand-in a function runs with must not help the
+    # function it stands in for. fit_by_hand runs with the grader's backward: it keeps it
+    # wherever it might last, and backward looks for it there, and everywhere else.
+    _a(
+        "steal_the_correct_backward",
+        "ex2_backward",
+        "bottom",
+        STEAL.format(
+            victim="backward",
+            caller="fit_by_hand",
+            exercise="ex2_backward",
+            caller_args="x1, x2, target, weights, lr=0.5, n_steps=100, b=1.0",
+            victim_args="x1, x2, w1, w2, w3, target, b=1.0",
+            wrong="(torch.zeros_like(w1), torch.zeros_like(w2), torch.zeros_like(w3))",
+        ),
+        "backward_matches_autograd backward_matches_finite_differences backward_with_other_bias "
+        "backward_without_autograd backward_end_to_end fit_by_hand_end_to_end",
+    ),
+    _a(
+        "steal_the_correct_sigmoid",
+        "ex1_forward",
+        "bottom",
+        STEAL.format(
+            victim="sigmoid",
+            caller="forward",
+            exercise="ex1_forward",
+            caller_args="x1, x2, w1, w2, w3, b=1.0",
+            victim_args="z",
+            wrong="torch.full_like(z, 0.123)",
+        ),
+        "sigmoid_values sigmoid_stable_at_extremes sigmoid_gradient sigmoid_without_builtin "
+        "forward_end_to_end",
     ),
 )
