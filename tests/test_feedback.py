@@ -1,6 +1,7 @@
 """Feedback pages and the class report: figure data from the sandbox, pages in a browser."""
 
 import functools
+import html
 import json
 from pathlib import Path
 
@@ -184,6 +185,16 @@ def test_batch_writes_a_feedback_page_per_student(pages):
             e for e in ("ex1_forward", "ex2_backward", "ex3_module", "ex4_training")
         }
     assert "not finite at z = 100 … 1e+04" in _alts(pages / "sigmoid_overflows" / "feedback.html")
+
+
+def test_the_page_says_what_ran_with_correct_parts_and_what_to_fix_first(pages):
+    page = html.unescape((pages / "backward_no_mean" / "feedback.html").read_text())
+    assert "fit_by_hand ran with a correct backward and sgd_step in place of yours" in page
+    assert (
+        "fit_by_hand is right when given a correct backward; your backward fails "
+        "backward_matches_autograd, backward_matches_finite_differences, "
+        "backward_with_other_bias and backward_without_autograd: fix it first"
+    ) in page
 
 
 def _alts(page: Path) -> str:

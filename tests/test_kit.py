@@ -122,7 +122,8 @@ def test_readme_lists_every_exercise_with_its_points_and_visible_checks(course):
             f"and {len(hidden)} hidden checks ({sum(c.points for c in hidden):g} points)" in readme
         )
         for check in exercise.checks:
-            shown = f"  - {check.title} ({check.points:g} points)" in readme
+            points = f"{check.points:g} point{'' if check.points == 1 else 's'}"
+            shown = f"  - {check.title} ({points})" in readme
             assert shown == (check.visibility == "visible"), check.id  # hidden stay hidden
     assert f"**{course.max_points:g}**" in readme
     assert "--extra-index-url https://download.pytorch.org/whl/cpu" in readme
