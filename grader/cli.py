@@ -8,12 +8,14 @@ torch). Options several verbs share are declared once, below.
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from grader import __version__
+from grader.cluster.client import Connection, scheduler_address
 from grader.errors import UserError
 from grader.escaping import terminal_text
 
@@ -37,6 +39,31 @@ def _require_isolation(parser: argparse.ArgumentParser) -> None:
         "--require-isolation", action="store_true",
         help="refuse to grade unless every sandbox layer is available",
     )  # fmt: skip
+
+
+def _cluster(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(
+        "on a Dask cluster (README, 'A class bigger than one machine')"
+    )
+    where = group.add_mutually_exclusive_group()
+    where.add_argument("--cluster", metavar="ADDRESS", help="the Dask scheduler, tls://HOST:PORT")
+    where.add_argument("--scheduler-file", type=Path, metavar="PATH",
+                       help="the file `dask scheduler --scheduler-file` wrote")  # fmt: skip
+    group.add_argument("--insecure", action="store_true",
+                       help="allow a plain tcp:// scheduler on another machine")  # fmt: skip
+    group.add_argument("--tls-ca-file", type=Path, metavar="PEM", help="CA of the cluster")
+    group.add_argument("--tls-cert", type=Path, metavar="PEM", help="this client's certificate")
+    group.add_argument("--tls-key", type=Path, metavar="PEM", help="this client's private key")
+
+
+def _connection(a: argparse.Namespace) -> Connection | None:
+    if a.cluster is None and a.scheduler_file is None:
+        return None
+    connection = Connection(
+        a.cluster, a.scheduler_file, a.insecure, a.tls_ca_file, a.tls_cert, a.tls_key
+    )
+    scheduler_address(connection)  # refuse an unsafe address before anything is read
+    return connection
 
 
 def _build(p: argparse.ArgumentParser) -> None:
@@ -94,6 +121,13 @@ def _run_handout(a: argparse.Namespace) -> int:
 
 
 def _run_grade(a: argparse.Namespace) -> int:
+    if connection := _connection(a):
+        from grader.cluster import run
+
+        return run.grade(
+            connection, a.submission, a.results, a.seed, a.exercises, a.course,
+            a.require_isolation, a.feedback,
+        )  # fmt: skip
     from grader.grading import grade
 
     return grade.main(
@@ -107,7 +141,16 @@ def _run_batch(a: argparse.Namespace) -> int:
     return batch.main(
         a.submissions, a.out, jobs=a.jobs, force=a.force, seed=a.seed, exercises=a.exercises,
         course_root=a.course, require_isolation=a.require_isolation, feedback=a.feedback,
+        elsewhere=_on_cluster(_connection(a)),
     )  # fmt: skip
+
+
+def _on_cluster(connection: Connection | None) -> Callable[..., list[Path]] | None:
+    if connection is None:
+        return None
+    from grader.cluster import run
+
+    return functools.partial(run.batch, connection)
 
 
 def _run_report(a: argparse.Namespace) -> int:
@@ -144,11 +187,11 @@ VERBS = {
     "handout": Verb("pack exercises/ as the students' kit, one .zip", (), _handout, _run_handout),
     "grade": Verb(
         "grade one submission (a folder or a .zip)",
-        (_seed, _exercises, _require_isolation), _grade, _run_grade,
+        (_seed, _exercises, _require_isolation, _cluster), _grade, _run_grade,
     ),
     "batch": Verb(
         "grade every submission in a folder",
-        (_seed, _exercises, _require_isolation), _batch, _run_batch,
+        (_seed, _exercises, _require_isolation, _cluster), _batch, _run_batch,
     ),
     "report": Verb("write the class report of a batch's results", (), _report, _run_report),
     "nbgrader": Verb(

@@ -42,7 +42,7 @@ def course_copy(tmp_path, course):
 # drives a browser or imports every module: the one list of what is slow (modules, or
 # module::test).
 SLOW = frozenset(
-    {"test_hostile", "test_fair", "test_nbgrader", "test_handout", "test_kit",
+    {"test_hostile", "test_cluster", "test_fair", "test_nbgrader", "test_handout", "test_kit",
      "test_bulky_submissions", "test_inert_text", "test_feedback", "test_gradescope",
      "test_grading", "test_malformed", "test_public_checks", "test_new_exercise",
      "test_isolation::test_every_module_the_host_imports_imports_in_the_child"}

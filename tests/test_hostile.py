@@ -14,6 +14,7 @@ import yaml
 
 from grader.course import CHECKS_DIR
 from samples.make_class import with_answer, write_submission
+from tests.cluster import local_cluster
 from tests.helpers import hidden_check_lines, read_results, run_grader
 from tests.hostile_corpus import ATTACKS
 
@@ -53,8 +54,9 @@ def _sandbox_processes(uid=None):
     return found
 
 
-@pytest.fixture(scope="module")
-def hostile_run(tmp_path_factory, course):
+@pytest.fixture(scope="module", params=["local", "cluster"])
+def hostile_run(request, tmp_path_factory, course):
+    """The corpus graded by a local batch, and by a batch on a real Dask cluster."""
     root = tmp_path_factory.mktemp("hostile")
     # A copy of the course with short limits, so that hanging submissions cost seconds.
     course_root = root / "course"
@@ -95,17 +97,16 @@ def hostile_run(tmp_path_factory, course):
             source = with_answer(source, attack.at, code, file.name)
         file.write_text(source)
     env = dict(os.environ, GRADER_TEST_SECRET="the instructor's token")
-    done = run_grader(
-        "--course",
-        str(course_root),
-        "batch",
-        str(submissions),
-        "--out",
-        str(out),
-        "--seed",
-        "5",
-        env=env,
-    )
+    command = ["--course", str(course_root), "batch", str(submissions), "--out", str(out)]
+    left_while_running = []
+    if request.param == "local":
+        done = run_grader(*command, "--seed", "5", env=env)
+    else:
+        with local_cluster(root / "cluster", 2, course=course_root) as cluster:
+            done = run_grader(*command, "--seed", "5", "--cluster", cluster.address, env=env)
+            # The workers stay up: all that may run under a sandbox uid is each zygote's
+            # spare child, forked ahead for the next submission and waiting on its socket.
+            left_while_running = _sandbox_processes()
     server.close()
     return {
         "done": done,
@@ -114,6 +115,7 @@ def hostile_run(tmp_path_factory, course):
         "marker": marker,
         "accepted": accepted,
         "left": _sandbox_processes(),
+        "left_while_running": left_while_running,
     }
 
 
@@ -145,6 +147,8 @@ def test_no_false_pass_and_other_exercises_unaffected(hostile_run, attack):
 
 def test_nothing_is_left_behind(hostile_run):
     assert hostile_run["left"] == [], "sandbox processes outlived the grading"
+    spares = hostile_run["left_while_running"]
+    assert len(spares) <= 2 and not any(map(_sleeping, spares)), "a submission kept running"
     assert not hostile_run["marker"].exists()
     assert not Path("/tmp/pwned-by-student").exists()
     assert not (hostile_run["out"] / "pwned.txt").exists()

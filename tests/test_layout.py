@@ -177,3 +177,27 @@ def test_grading_does_not_pay_for_writing_notebooks():
         [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True
     )
     assert json.loads(done.stdout) == []
+
+
+def test_only_the_cluster_package_knows_dask_and_nothing_depends_on_it_but_the_cli():
+    """Dask is one way to distribute grading: the engine does not depend on it, and the
+    cluster depends on the engine, never the other way round."""
+    for path in _modules(PACKAGE):
+        inside = path.is_relative_to(PACKAGE / "cluster")
+        for name in _imports(path):
+            if _within(name, ("distributed", "dask")):
+                assert inside, f"{path.relative_to(ROOT)} imports {name}"
+            if _within(name, ("grader.cluster",)) and not inside:
+                assert path == PACKAGE / "cli.py", f"{path.relative_to(ROOT)} imports {name}"
+
+
+def test_a_local_grading_and_the_cli_load_no_dask():
+    script = (
+        "import json, sys\n"
+        "import grader.cli, grader.grading.batch, grader.grading.grade, grader.cluster.client\n"
+        "print(json.dumps([m for m in ('distributed', 'dask', 'torch') if m in sys.modules]))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert json.loads(done.stdout) == []

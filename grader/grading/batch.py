@@ -16,11 +16,12 @@ import subprocess
 import sys
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from grader.course import load_course
+from grader.course import Course, load_course
 from grader.errors import UsageError, WorkerFailed
 from grader.escaping import terminal_text
 from grader.grading.submission import student_id
@@ -61,6 +62,24 @@ def find_submissions(folder: Path) -> tuple[list[Path], list[str]]:
     return paths, warnings
 
 
+@dataclass(frozen=True)
+class Batch:
+    """What is to be graded, as the grading pool or a cluster (grader/cluster/run.py) needs it."""
+
+    course: Course
+    todo: list[Path]
+    out: Path
+    seed: int
+    exercises: list[str]
+    feedback: bool
+    require_isolation: bool
+
+
+# Grades a batch's submissions elsewhere (on a cluster), writing each result as it comes;
+# returns the submissions it could not grade.
+Elsewhere = Callable[[Batch, "Progress"], list[Path]]
+
+
 def main(
     submissions: Path,
     out: Path,
@@ -71,6 +90,7 @@ def main(
     course_root: Path | None = None,
     require_isolation: bool = False,
     feedback: bool = False,
+    elsewhere: Elsewhere | None = None,
 ) -> int:
     course = load_course(course_root)
     exercises = course.select(exercises)
@@ -84,18 +104,23 @@ def main(
     todo = [p for p in paths if force or not (out / student_id(p) / "results.json").is_file()]
     seed = new_seed() if seed is None else seed
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(todo)))
+    where = "on the Dask cluster" if elsewhere else f"with {jobs} worker(s)"
     print(
         f"{len(paths)} submissions, {len(paths) - len(todo)} already graded, {len(todo)} to grade "
-        f"with {jobs} worker(s), seed {seed} (rerun with --seed {seed} --force to reproduce)"
+        f"{where}, seed {seed} (rerun with --seed {seed} --force to reproduce)"
     )
-    layers = [layer.__dict__ for layer in host_layers(want_uid=True)]  # the workers' zygotes'
-    refuse_without_isolation(require_isolation, layers)
-    if notice := reduced_isolation(layers):
-        print(terminal_text(f"grader: {notice}"), file=sys.stderr)
+    if elsewhere is None:
+        layers = [layer.__dict__ for layer in host_layers(want_uid=True)]  # the workers' zygotes'
+        refuse_without_isolation(require_isolation, layers)
+        if notice := reduced_isolation(layers):
+            print(terminal_text(f"grader: {notice}"), file=sys.stderr)
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     failed: list[Path] = []
-    if todo:
+    if todo and elsewhere is not None:
+        batch = Batch(course, todo, out, seed, exercises, feedback, require_isolation)
+        failed = elsewhere(batch, Progress(len(todo)))
+    elif todo:
         settings = {
             "course": str(course.root),
             "out": str(out),
@@ -105,7 +130,7 @@ def main(
             "feedback": feedback,
             "probe_modules": list(course.probe_modules),
         }
-        failed = _run_workers(todo, jobs, settings, _Progress(len(todo)))
+        failed = _run_workers(todo, jobs, settings, Progress(len(todo)))
         for path in failed:
             warnings.append(
                 f"{student_id(path)}: the grader failed on this submission; see the log above"
@@ -136,7 +161,7 @@ def _chunks(paths: list[Path], jobs: int) -> deque[list[Path]]:
 
 
 def _run_workers(
-    todo: list[Path], jobs: int, settings: dict[str, Any], progress: _Progress
+    todo: list[Path], jobs: int, settings: dict[str, Any], progress: Progress
 ) -> list[Path]:
     """Grade ``todo`` on ``jobs`` workers; return the submissions no worker could grade."""
     queue = _chunks(todo, jobs)
@@ -202,7 +227,7 @@ def _run_workers(
     return failed
 
 
-class _Progress:
+class Progress:
     """A progress bar on stderr (one line per 10% when stderr is not a terminal)."""
 
     def __init__(self, total: int, stream: IO[str] = sys.stderr) -> None:

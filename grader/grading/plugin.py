@@ -10,6 +10,7 @@ next and keeps one sandbox alive at a time).
 from __future__ import annotations
 
 import importlib.util
+import socket
 import sys
 import time
 import traceback
@@ -103,9 +104,12 @@ class GradingSession:
                 isolation=reduced_isolation(protections),
                 seconds=time.perf_counter() - started,
                 notes=submission.notes,
-                extra={"figures": self.figure_data[submission.student]}
-                if submission.student in self.figure_data
-                else {},
+                extra={"host": socket.gethostname()}
+                | (
+                    {"figures": self.figure_data[submission.student]}
+                    if submission.student in self.figure_data
+                    else {}
+                ),
             )
         )
 

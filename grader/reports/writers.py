@@ -149,11 +149,23 @@ def read_results_json(data: dict[str, Any]) -> Grade:
 
 def write_json(path: Path, grade: Grade) -> None:
     """Write results.json atomically, so a reader never sees half a file."""
+    _write_atomically(path, json.dumps(results_json(grade), indent=2, ensure_ascii=False) + "\n")
+
+
+def write_results(path: Path, results: str, feedback: Path | None = None) -> Grade:
+    """results.json from its text (graded on a cluster), and the feedback page if asked."""
+    data = json.loads(results)
+    _write_atomically(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    grade = read_results_json(data)
+    if feedback is not None:
+        write_feedback(feedback, grade)
+    return grade
+
+
+def _write_atomically(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".json.partial")
-    partial.write_text(
-        json.dumps(results_json(grade), indent=2, ensure_ascii=False) + "\n", "utf-8"
-    )
+    partial = path.with_suffix(path.suffix + ".partial")
+    partial.write_text(text, "utf-8")
     partial.replace(path)
 
 
