@@ -132,9 +132,10 @@ def test_readme_lists_every_exercise_with_its_points_and_visible_checks(course):
 def test_a_change_to_course_yml_reaches_the_readme_and_build_check_sees_it(course_copy, tmp_path):
     path = tmp_path / "course.yml"
     text = path.read_text()
-    old = "{id: sigmoid_values, points: 3, visibility: visible,"
+    old = "{id: sigmoid_values, function: sigmoid, points: 3, visibility: visible,"
     assert old in text
-    path.write_text(text.replace(old, "{id: sigmoid_values, points: 7, visibility: hidden,"))
+    new = "{id: sigmoid_values, function: sigmoid, points: 7, visibility: hidden,"
+    path.write_text(text.replace(old, new))
     done = run_grader("--course", str(tmp_path), "build", "--check")
     assert done.returncode == 1 and "exercises/README.md is out of date" in done.stderr
     changed = load_course(tmp_path)
@@ -142,7 +143,7 @@ def test_a_change_to_course_yml_reaches_the_readme_and_build_check_sees_it(cours
     write(changed)
     readme = (tmp_path / "exercises" / "README.md").read_text()
     assert "| `ex1_forward.py` | `ex1_forward.ipynb` | 24 |" in readme
-    assert "and 6 hidden checks (18 points)" in readme
+    assert "and 7 hidden checks (18 points)" in readme
     assert "sigmoid matches 1/(1+e^-z)" not in readme
 
 
