@@ -78,7 +78,11 @@ def _tree_rss(pid: int) -> int:
     """Resident memory of a process and its descendants, in bytes (shared pages counted
     in each: an upper bound)."""
     try:
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        children = [
+            child
+            for task in Path(f"/proc/{pid}/task").glob("*/children")
+            for child in task.read_text().split()
+        ]
         rss = int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * 4096
     except OSError:  # it ended meanwhile
         return 0

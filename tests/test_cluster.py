@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import yaml
@@ -54,6 +55,32 @@ def test_grade_on_the_cluster_equals_a_local_grade(sample_class, cluster, tmp_pa
         assert f"total {sample_class['results'][student]['score']:g}/100" in done.stdout
         graded = {student: json.loads(results.read_text())}
         assert essentials(graded) == essentials({student: sample_class["results"][student]})
+
+
+def test_a_worker_whose_zygote_died_starts_another(sample_class, cluster, tmp_path):
+    workers = [worker.pid for worker in cluster.workers]
+    killed = [zygote for worker in workers for zygote in _zygotes(worker)]
+    assert len(killed) == 2
+    for zygote in killed:  # both: whichever worker Dask picks must start a new one
+        os.kill(zygote, signal.SIGKILL)
+    folder = tmp_path / "class"
+    for index in range(4):  # enough that both workers grade some
+        shutil.copytree(sample_class["folder"] / "reference", folder / f"r{index}")
+    done = _batch(folder, tmp_path / "out", "--cluster", cluster.address)
+    assert done.returncode == 0, done.stderr
+    assert {r["score"] for r in read_results(tmp_path / "out").values()} == {100}
+    fresh = [pid for worker in workers for pid in _zygotes(worker)]
+    assert fresh and not set(fresh) & set(killed), "no new zygote"
+
+
+def _zygotes(worker):
+    """The live zygote processes a worker started (from any of its threads)."""
+    found = []
+    for children in Path(f"/proc/{worker}/task").glob("*/children"):
+        for pid in children.read_text().split():
+            if b"grader.sandbox.inside.zygote" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                found.append(int(pid))
+    return found
 
 
 def test_a_scheduler_file_works_where_cluster_does(sample_class, cluster, tmp_path):
