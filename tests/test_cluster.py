@@ -96,11 +96,7 @@ def test_a_killed_worker_loses_and_doubles_nothing(sample_class, tmp_path):
     every student ends with one results.json, as the local batch graded it."""
     with local_cluster(tmp_path / "cluster", workers=2) as running:
         out = tmp_path / "out"
-        batch = subprocess.Popen(
-            [sys.executable, "-m", "grader", "batch", str(sample_class["folder"]), "--out",
-             str(out), "--seed", str(SEED), "--cluster", running.address],
-            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
+        batch = _start_batch(sample_class["folder"], out, running.address)
         _wait_until(lambda: len(list(out.glob("*/results.json"))) >= 4, batch)
         os.kill(running.workers[0].pid, signal.SIGKILL)
         stdout, stderr = batch.communicate(timeout=600)
@@ -114,11 +110,7 @@ def test_a_killed_worker_loses_and_doubles_nothing(sample_class, tmp_path):
 def test_a_lost_scheduler_ends_the_batch_in_one_line_and_the_rerun_resumes(sample_class, tmp_path):
     out = tmp_path / "out"
     with local_cluster(tmp_path / "first", workers=1) as running:
-        batch = subprocess.Popen(
-            [sys.executable, "-m", "grader", "batch", str(sample_class["folder"]), "--out",
-             str(out), "--seed", str(SEED), "--cluster", running.address],
-            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
+        batch = _start_batch(sample_class["folder"], out, running.address)
         _wait_until(lambda: len(list(out.glob("*/results.json"))) >= 3, batch)
         os.killpg(running.scheduler.pid, signal.SIGKILL)
         _, stderr = batch.communicate(timeout=300)
@@ -148,6 +140,15 @@ def test_a_worker_of_another_course_is_refused(course, tmp_path, sample_class):
     assert "grades another course or grader version" in done.stderr
     assert done.stderr.count("\n") == 1, done.stderr
     assert not (tmp_path / "out").exists() or not list((tmp_path / "out").glob("*/results.json"))
+
+
+def _start_batch(folder, out, address):
+    """``grader batch --cluster`` in the background, to interrupt it."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "grader", "batch", str(folder), "--out", str(out), "--seed",
+         str(SEED), "--cluster", address],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
 
 
 def _wait_until(condition, process, timeout=300):

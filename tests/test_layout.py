@@ -168,15 +168,8 @@ def test_the_zygote_holds_nothing_secret(course):
 def test_grading_does_not_pay_for_writing_notebooks():
     """Reading a notebook needs json alone; nbformat (and the jsonschema it validates with)
     costs ~1.5 s of import on one core, once per grading, and only authoring needs it."""
-    script = (
-        "import json, sys\n"
-        "import grader.grading.session, grader.grading.worker, grader.grading.submission\n"
-        "print(json.dumps([m for m in ('nbformat', 'jsonschema') if m in sys.modules]))\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True
-    )
-    assert json.loads(done.stdout) == []
+    importing = "grader.grading.session, grader.grading.worker, grader.grading.submission"
+    assert _loaded_after(importing, ("nbformat", "jsonschema")) == []
 
 
 def test_only_the_cluster_package_knows_dask_and_nothing_depends_on_it_but_the_cli():
@@ -192,12 +185,17 @@ def test_only_the_cluster_package_knows_dask_and_nothing_depends_on_it_but_the_c
 
 
 def test_a_local_grading_and_the_cli_load_no_dask():
+    importing = "grader.cli, grader.grading.batch, grader.grading.grade, grader.cluster.client"
+    assert _loaded_after(importing, ("distributed", "dask", "torch")) == []
+
+
+def _loaded_after(importing: str, modules: tuple[str, ...]) -> list[str]:
+    """Which of ``modules`` a fresh interpreter has loaded after ``import {importing}``."""
     script = (
-        "import json, sys\n"
-        "import grader.cli, grader.grading.batch, grader.grading.grade, grader.cluster.client\n"
-        "print(json.dumps([m for m in ('distributed', 'dask', 'torch') if m in sys.modules]))\n"
+        f"import json, sys\nimport {importing}\n"
+        f"print(json.dumps([m for m in {modules!r} if m in sys.modules]))\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True
     )
-    assert json.loads(done.stdout) == []
+    return json.loads(done.stdout)
