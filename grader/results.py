@@ -165,9 +165,9 @@ def score(
                     feedback=feedback,
                     seconds=outcome.seconds,
                     carried_forward=tuple(
-                        (function, exercise.carried_forward(check, function))
+                        (function, made_right)
                         for function in check.functions
-                        if exercise.carried_forward(check, function)
+                        if (made_right := exercise.carried_forward(check, function))
                     ),
                 )
             )
