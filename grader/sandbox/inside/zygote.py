@@ -36,7 +36,7 @@ from typing import Any
 import torch
 
 from grader.sandbox.confine import apply as isolation
-from grader.sandbox.inside import child, probes, watch
+from grader.sandbox.inside import child, deferred_dynamo, probes, watch
 
 _PR_SET_PDEATHSIG = 1
 _PR_SET_CHILD_SUBREAPER = 36
@@ -61,15 +61,17 @@ def prepare() -> None:
     this once for both."""
     import importlib
 
+    deferred_dynamo.install()  # before the first optimizer step would import it
     torch.set_num_threads(1)
     for name in PRELOADED:
         importlib.import_module(name)
     import matplotlib.pyplot as plt
 
     model = torch.nn.Sequential(torch.nn.Linear(1, 5), torch.nn.ReLU(), torch.nn.Linear(5, 1))
-    optimizer = torch.optim.Adam(model.parameters(), lr=0.1)  # ~1 s of lazy imports
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.1)
     optimizer.zero_grad()
     torch.nn.MSELoss()(model(torch.randn(4, 1)), torch.randn(4, 1)).backward()
+    model(torch.randn(4, 1)).backward(torch.ones(4, 1))  # an explicit gradient imports sympy
     optimizer.step()
     torch.optim.SGD(model.parameters(), lr=0.1).step()
     figure, axes = plt.subplots()
