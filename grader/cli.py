@@ -88,7 +88,7 @@ def _batch(p: argparse.ArgumentParser) -> None:
     p.add_argument("submissions", type=Path, help="folder with one sub-folder or .zip per student")
     p.add_argument("--out", type=Path, required=True, help="folder for results and grades.csv")
     p.add_argument(
-        "--jobs", type=int, default=None, help="parallel graders (default: one per core)"
+        "--jobs", type=int, default=None, help="parallel graders (default: one per usable core)"
     )
     p.add_argument(
         "--force", action="store_true", help="re-grade students that already have results"

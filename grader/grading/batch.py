@@ -10,6 +10,7 @@ written from all results at the end. Students with results are skipped unless --
 from __future__ import annotations
 
 import json
+import math
 import os
 import selectors
 import subprocess
@@ -103,7 +104,7 @@ def main(
         print(terminal_text(f"warning: {warning}"), file=sys.stderr)
     todo = [p for p in paths if force or not (out / student_id(p) / "results.json").is_file()]
     seed = new_seed() if seed is None else seed
-    jobs = max(1, min(jobs or os.cpu_count() or 1, len(todo)))
+    jobs = max(1, min(jobs or usable_cores(), len(todo)))
     where = "on the Dask cluster" if elsewhere else f"with {jobs} worker(s)"
     print(
         f"{len(paths)} submissions, {len(paths) - len(todo)} already graded, {len(todo)} to grade "
@@ -152,6 +153,20 @@ def main(
     for warning in warnings:
         print(terminal_text(f"warning: {warning}"))
     return 0
+
+
+def usable_cores(cpu_max: Path = Path("/sys/fs/cgroup/cpu.max")) -> int:
+    """The cores this process may run on: its CPU affinity (taskset, cpusets), capped by a
+    cgroup CPU quota (a container given half a vCPU gets 1). Two workers on one core would
+    only start up twice as slowly."""
+    cores = len(os.sched_getaffinity(0))
+    try:
+        quota, period = cpu_max.read_text().split()
+        if quota != "max":
+            cores = min(cores, max(1, math.ceil(int(quota) / int(period))))
+    except (OSError, ValueError):
+        pass  # no cgroup v2 quota readable here: the affinity is the limit
+    return cores
 
 
 def _chunks(paths: list[Path], jobs: int) -> deque[list[Path]]:
