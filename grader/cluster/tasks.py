@@ -16,13 +16,13 @@ from __future__ import annotations
 import json
 import socket
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from grader.cluster.identity import course_fingerprint
 from grader.course import Course, load_course
-from grader.grading.session import grade_submissions
+from grader.grading.session import ReferenceCache, grade_submissions
 from grader.grading.submission import Submission
 from grader.reports.writers import results_json
 from grader.sandbox.confine.apply import missing_layers, reduced_isolation
@@ -37,6 +37,7 @@ class GradingWorker:
     fingerprint: str
     zygote: Zygote
     lock: threading.Lock  # one grading at a time: one zygote, one pytest session
+    cache: ReferenceCache = field(default_factory=ReferenceCache)
 
     def live_zygote(self) -> Zygote:
         """The zygote, replaced first if it died."""
@@ -107,6 +108,7 @@ def grade(job: dict[str, Any]) -> dict[str, Any]:
             _worker.live_zygote(),
             job["exercises"],
             figures=job["feedback"],
+            cache=_worker.cache,
         )
     return {
         "student": result.student,

@@ -6,6 +6,9 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
 
 from grader.course import Course
 from grader.grading.plugin import GradingSession, run_checks
@@ -35,6 +38,25 @@ def sandbox(
         zygote.close()
 
 
+@dataclass
+class ReferenceCache:
+    """What a long-lived grader (a batch or cluster worker) keeps from one grading to the
+    next: the imported reference solutions, and the reference results the checks computed
+    for each seed (the inputs come from the seed, so they are the same for every
+    submission graded with it). A few seeds are kept, the most recently used."""
+
+    references: dict[str, ModuleType] = field(default_factory=dict)
+    by_seed: dict[int, dict[Any, Any]] = field(default_factory=dict)
+    seeds_kept: int = 4
+
+    def results(self, seed: int) -> dict[Any, Any]:
+        results = self.by_seed.pop(seed, {})
+        self.by_seed[seed] = results  # now the most recent
+        while len(self.by_seed) > self.seeds_kept:
+            del self.by_seed[next(iter(self.by_seed))]
+        return results
+
+
 def grade_submissions(
     course: Course,
     submissions: list[Submission],
@@ -43,14 +65,17 @@ def grade_submissions(
     exercises: list[str] | None = None,
     on_grade: Callable[[Grade], None] | None = None,
     figures: bool = False,
+    cache: ReferenceCache | None = None,
 ) -> list[Grade]:
     """Grade ``submissions`` with the hidden checks; return their grades in order.
 
     This trusted process runs the checks and holds the reference solutions; each
     submission's code runs in a confined child forked from ``zygote``, which holds
     nothing secret. With ``figures``, each grade also carries the data of its feedback
-    figures (grader/checks/figures.py).
+    figures (grader/checks/figures.py). ``cache`` carries reference results over from
+    earlier calls.
     """
+    cache = cache or ReferenceCache()
     grades: list[Grade] = []
 
     def collect(grade: Grade) -> None:
@@ -68,6 +93,8 @@ def grade_submissions(
         on_grade=collect,
         host_layers=zygote.host_layers,
         collect_figures=figures,
+        references=cache.references,
+        memo=cache.results(seed),
     )
     code = run_checks(session)
     for error in session.internal_errors:

@@ -30,7 +30,7 @@ def main(settings: dict[str, Any]) -> int:
     messages: TextIO = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)  # stray prints must not corrupt the message stream
     from grader.course import load_course
-    from grader.grading.session import grade_submissions, sandbox
+    from grader.grading.session import ReferenceCache, grade_submissions, sandbox
     from grader.grading.submission import load_submission
     from grader.reports.writers import write_feedback, write_json
     from grader.results import Grade
@@ -48,6 +48,7 @@ def main(settings: dict[str, Any]) -> int:
             write_feedback(out / grade.student / "feedback.html", grade)
         send({"graded": grade.student, "score": grade.score, "max_score": grade.max_score})
 
+    cache = ReferenceCache()  # the whole batch has one seed: reference results computed once
     with sandbox(course, settings["require_isolation"], started) as zygote:
         send({"ready": True})
         for line in sys.stdin:
@@ -60,6 +61,7 @@ def main(settings: dict[str, Any]) -> int:
                 settings["exercises"],
                 finished,
                 figures=settings["feedback"],
+                cache=cache,
             )
             send({"done": True})
     return 0
