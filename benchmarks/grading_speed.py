@@ -38,6 +38,7 @@ from grader.grading.plugin import GradingSession, run_checks  # noqa: E402
 from grader.grading.submission import Submission, load_submission  # noqa: E402
 from grader.sandbox.host.client import Reply, StudentError  # noqa: E402
 from grader.sandbox.inside import probes, watch  # noqa: E402
+from grader.sandbox.inside.child import _stand_in as bind_stand_ins  # noqa: E402
 from grader.sandbox.inside.zygote import prepare  # noqa: E402
 from samples.make_class import write_submission  # noqa: E402
 from samples.mistakes import MISTAKES  # noqa: E402
@@ -129,7 +130,7 @@ class _InProcess:
 
     def __init__(self, submission: Submission) -> None:
         self.sources = submission.sources
-        self.modules: dict[str, Any] = {}
+        self.modules: dict[tuple[str, ...], Any] = {}
         self.layers: list[dict[str, Any]] = []
 
     def run(
@@ -140,16 +141,19 @@ class _InProcess:
         limits: Any,
         no_grad: bool = False,
         shared: bool = False,
+        stand_ins: dict[str, str] | None = None,
     ) -> Reply:
-        if exercise not in self.modules:
+        key = (exercise, *sorted(stand_ins or {}))  # a module per set of stand-ins, as there
+        if key not in self.modules:
             spec = importlib.util.spec_from_loader(exercise, loader=None)
             module = importlib.util.module_from_spec(spec)
             exec(compile(self.sources[exercise], f"{exercise}.py", "exec"), module.__dict__)
-            self.modules[exercise] = module
+            bind_stand_ins(module, stand_ins or {})
+            self.modules[key] = module
         watch.reset()
         try:
             with torch.no_grad() if no_grad else torch.enable_grad():
-                result = probes.PROBES[probe].run(self.modules[exercise], **copy.deepcopy(inputs))
+                result = probes.PROBES[probe].run(self.modules[key], **copy.deepcopy(inputs))
         except Exception as error:
             raise StudentError("exception", type(error).__name__, str(error)) from None
         return Reply(copy.deepcopy(result), watch.events(), "")

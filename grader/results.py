@@ -60,6 +60,8 @@ class Outcome:
     feedback: Feedback | None = None
     internal_error: bool = False  # the check itself broke: a grader bug, not the student's
     seconds: float = 0.0
+    # (function, the functions it calls that were made right for this check), per function
+    carried_forward: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -164,11 +166,7 @@ def score(
                     status=status,
                     feedback=feedback,
                     seconds=outcome.seconds,
-                    carried_forward=tuple(
-                        (function, made_right)
-                        for function in check.functions
-                        if (made_right := exercise.carried_forward(check, function))
-                    ),
+                    carried_forward=outcome.carried_forward,
                 )
             )
         checks += scored

@@ -4,16 +4,20 @@ stand-ins as the sandbox receives them, and what the scores and feedback say abo
 from __future__ import annotations
 
 import types
+from dataclasses import replace
 
 import pytest
 import torch
 
 from grader.grading.carry_forward import stand_ins_for
 from grader.grading.plugin import load_reference
+from grader.grading.session import grade_submissions, sandbox
+from grader.grading.submission import load_submission
 from grader.reports.writers import read_results_json, results_json
 from grader.results import Feedback, Outcome, score
 from grader.sandbox.inside.child import _stand_in
 from samples.mistakes import MISTAKES
+from tests.helpers import ROOT, SEED
 
 
 def _own_checks(exercise, function):
@@ -106,13 +110,18 @@ def test_the_child_binds_a_stand_in_under_every_name_the_student_gave_it():
     assert "torch" not in module.__dict__  # the stand-in's imports stay in its own namespace
 
 
-def _grade(course, failed):
+def _grade(course, failed, carried=()):
+    """Scored as if ``failed`` had failed and the checks in ``carried`` had run forward with
+    stand-ins for what it calls."""
     outcomes = [
         Outcome(
             exercise.id,
             check.id,
             passed=check.id not in failed,
             feedback=Feedback(summary="wrong", hint="h") if check.id in failed else None,
+            carried_forward=(("forward", ("sigmoid", "weighted_sum")),)
+            if check.id in carried
+            else (),
         )
         for exercise in course.exercises
         for check in exercise.checks
@@ -140,7 +149,7 @@ def test_a_failed_end_to_end_check_says_which_part_to_fix_first(course):
 
 
 def test_a_carried_forward_check_says_so_and_survives_results_json(course):
-    checks, grade = _grade(course, {"forward_gradients"})
+    checks, grade = _grade(course, {"forward_gradients"}, {"forward_values", "forward_gradients"})
     assert checks["forward_values"].carried_forward == (("forward", ("sigmoid", "weighted_sum")),)
     assert (
         checks["forward_values"]
@@ -155,3 +164,37 @@ def test_a_carried_forward_check_says_so_and_survives_results_json(course):
     assert read_results_json(data) == grade
     failed = next(t for t in data["tests"] if t["tags"] == ["ex1_forward", "forward_gradients"])
     assert failed["output"].startswith("**wrong**") and "in place of yours" in failed["output"]
+
+
+# A sigmoid that passes every check of its own but is wrong when forward calls it: a
+# mistake only the composition shows.
+_WRONG_INSIDE_FORWARD = """
+
+_right_sigmoid = sigmoid
+
+
+def sigmoid(z):
+    import sys
+
+    value = _right_sigmoid(z)
+    return 1 - value if sys._getframe(1).f_code.co_name == "forward" else value
+"""
+
+
+def test_proven_parts_are_used_as_they_are_and_a_failure_runs_again_with_stand_ins(course):
+    ids = [exercise.id for exercise in course.exercises]
+    solutions = load_submission(ROOT / "solutions", ids)
+    tricky = replace(
+        solutions,
+        student="tricky",
+        sources={"ex1_forward": solutions.sources["ex1_forward"] + _WRONG_INSIDE_FORWARD},
+    )
+    with sandbox(course) as zygote:
+        right, wrong = grade_submissions(course, [solutions, tricky], SEED, zygote, ["ex1_forward"])
+    # All proven: nothing ran with a stand-in, so no stand-in child was ever made.
+    assert all(check.status == "passed" and not check.carried_forward for check in right.checks)
+    checks = {check.check: check for check in wrong.checks}
+    assert {c for c, check in checks.items() if check.status != "passed"} == {"forward_end_to_end"}
+    # forward's own checks failed with the student's sigmoid, then passed with stand-ins.
+    assert checks["forward_values"].carried_forward == (("forward", ("sigmoid", "weighted_sum")),)
+    assert checks["sigmoid_values"].carried_forward == ()

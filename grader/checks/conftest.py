@@ -20,7 +20,7 @@ import torch
 
 from grader.grading.expect import Expect
 from grader.grading.plugin import SESSION, GradingSession
-from grader.grading.student import Student
+from grader.grading.student import CheckFailure, Student
 from grader.sandbox.host.client import SubmissionSandbox
 
 
@@ -28,9 +28,15 @@ def _session(request: pytest.FixtureRequest) -> GradingSession:
     return request.config.stash[SESSION]
 
 
-def _ids(request: pytest.FixtureRequest) -> tuple[str, str]:
-    exercise = request.module.__name__.rsplit(".", 1)[-1].removeprefix("test_")
-    return exercise, request.node.originalname.removeprefix("test_")
+def _ids(request: pytest.FixtureRequest | pytest.Function) -> tuple[str, str]:
+    node = request if isinstance(request, pytest.Function) else request.node
+    exercise = node.module.__name__.rsplit(".", 1)[-1].removeprefix("test_")
+    return exercise, node.originalname.removeprefix("test_")
+
+
+def _generator(request: pytest.FixtureRequest | pytest.Function) -> torch.Generator:
+    exercise, check = _ids(request)
+    return request.config.stash[SESSION].generator(f"{exercise}.{check}")
 
 
 @pytest.fixture(scope="session")
@@ -44,10 +50,39 @@ def submission(request: pytest.FixtureRequest) -> SubmissionSandbox:
 @pytest.fixture
 def student(request: pytest.FixtureRequest, submission: SubmissionSandbox) -> Student:
     exercise, check = _ids(request)
-    course_exercise = _session(request).course.exercise(exercise)
+    session = _session(request)
+    course_exercise = session.course.exercise(exercise)
+    proven = session.proven(request.node.callspec.params["submission"].student, exercise)
     return Student(
-        submission, course_exercise, course_exercise.check(check), submission.sources.get(exercise)
+        submission,
+        course_exercise,
+        course_exercise.check(check),
+        submission.sources.get(exercise),
+        proven,
     )
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
+    """A check that ran with the submission's own proven functions where stand-ins would
+    have been (grader/grading/carry_forward.py) and failed runs again, with the stand-ins
+    and the same random inputs: its verdict is then the stand-ins' one, as if it had
+    never tried. (Its first failure may come from a proven function that misbehaves only
+    on this check's inputs: that mistake must not cost points twice.)"""
+    student = pyfuncitem.funcargs.get("student")
+    if not isinstance(student, Student) or not student.proven:
+        return None  # pytest's own call
+    arguments = {name: pyfuncitem.funcargs[name] for name in pyfuncitem._fixtureinfo.argnames}
+    try:
+        pyfuncitem.obj(**arguments)
+    except CheckFailure:
+        if not student.used_proven:
+            raise
+        pyfuncitem.funcargs["student"] = arguments["student"] = student.without_proven()
+        if "rng" in arguments:  # the same inputs again (rng_for makes new generators anyway)
+            pyfuncitem.funcargs["rng"] = arguments["rng"] = _generator(pyfuncitem)
+        pyfuncitem.obj(**arguments)
+    return True
 
 
 @pytest.fixture
@@ -57,8 +92,7 @@ def reference(request: pytest.FixtureRequest) -> ModuleType:
 
 @pytest.fixture
 def rng(request: pytest.FixtureRequest) -> torch.Generator:
-    exercise, check = _ids(request)
-    return _session(request).generator(f"{exercise}.{check}")
+    return _generator(request)
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ import torch
 
 from grader import __version__
 from grader.course import Course, course_hook
-from grader.grading.student import CheckFailure
+from grader.grading.student import CheckFailure, Student
 from grader.grading.submission import Submission
 from grader.results import Feedback, Grade, Outcome, score
 from grader.sandbox.confine.apply import reduced_isolation
@@ -61,6 +61,19 @@ class GradingSession:
         if exercise not in self.references:
             self.references[exercise] = load_reference(self.course, exercise)
         return self.references[exercise]
+
+    def proven(self, student: str, exercise: str) -> frozenset[str]:
+        """The graded functions of ``exercise`` whose own checks (those that judge it alone)
+        have all run and passed for ``student`` so far; checks run in file order, so a
+        function's own come before its callers'."""
+        passed = {(o.exercise, o.check) for o in self.outcomes.get(student, []) if o.passed}
+        course_exercise = self.course.exercise(exercise)
+        proven = set()
+        for function in course_exercise.graded_functions:
+            own = [c for c in course_exercise.checks_of(function) if c.functions == (function,)]
+            if own and all((exercise, c.id) in passed for c in own):
+                proven.add(function)
+        return frozenset(proven)
 
     def generator(self, check: str) -> torch.Generator:
         """Random inputs of a check: from the session's seed, independent of check order."""
@@ -167,6 +180,8 @@ class GradingPlugin:
         report.grader_check = (_exercise_of(item), item.originalname.removeprefix("test_"))
         report.grader_student = submission.student
         report.grader_feedback = error.feedback if isinstance(error, CheckFailure) else None
+        students = [value for value in item.funcargs.values() if isinstance(value, Student)]
+        report.grader_carried = tuple(students[0].stood_in.items()) if students else ()
         if error is not None and not isinstance(error, CheckFailure):
             # A bug in a check or in the grader: never the student's fault or business.
             report.grader_internal = "".join(traceback.format_exception(error))
@@ -199,6 +214,7 @@ class GradingPlugin:
                     feedback=feedback,
                     internal_error=bool(internal),
                     seconds=report.duration,
+                    carried_forward=getattr(report, "grader_carried", ()),
                 )
             )
 

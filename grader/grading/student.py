@@ -38,15 +38,32 @@ class Student:
     """One exercise of one submission, as a check sees it."""
 
     def __init__(
-        self, sandbox: SubmissionSandbox, exercise: Exercise, check: Check, source: str | None
+        self,
+        sandbox: SubmissionSandbox,
+        exercise: Exercise,
+        check: Check,
+        source: str | None,
+        proven: frozenset[str] = frozenset(),
     ) -> None:
         self.sandbox = sandbox
         self.exercise = exercise
         self.check = check  # the check that is running: it decides what is carried forward
         self.source = source
+        # The submission's functions that passed all their checks: used as they are where a
+        # stand-in would otherwise replace them (grader/grading/carry_forward.py).
+        self.proven = proven
+        # What this check's calls really ran with: function -> the stand-ins it was given,
+        # and whether one of the submission's proven functions was used in place of one.
+        self.stood_in: dict[str, tuple[str, ...]] = {}
+        self.used_proven = False
         # A hidden check's inputs must not come back to the student, not even inside the
         # student's own exception messages or printed output.
         self.visible = check.visibility == "visible"
+
+    def without_proven(self) -> Student:
+        """The same, but every call carried forward runs with stand-ins: for a check that
+        failed with the submission's own proven functions, run again."""
+        return Student(self.sandbox, self.exercise, self.check, self.source)
 
     def call(
         self,
@@ -82,7 +99,12 @@ class Student:
         ``shared``: several checks inspect this same run; the submission runs it once.
         """
         limits = self.exercise.limits
-        stand_ins = stand_ins_for(self.exercise, self.check, function)
+        stand_ins = stand_ins_for(self.exercise, self.check, function, self.proven)
+        if stand_ins:
+            self.stood_in[function] = tuple(stand_ins)
+        self.used_proven |= bool(
+            self.proven & set(self.exercise.carried_forward(self.check, function))
+        )
         try:
             return self.sandbox.run(
                 self.exercise.id, probe, inputs, limits, no_grad, shared, stand_ins
