@@ -16,7 +16,6 @@ samples/mistakes.py. Times are wall clock; "core-seconds" multiply by the cores 
 from __future__ import annotations
 
 import argparse
-import copy
 import importlib.util
 import os
 import platform
@@ -40,6 +39,7 @@ from grader.sandbox.host.client import Reply, StudentError  # noqa: E402
 from grader.sandbox.inside import probes, watch  # noqa: E402
 from grader.sandbox.inside.child import _stand_in as bind_stand_ins  # noqa: E402
 from grader.sandbox.inside.zygote import prepare  # noqa: E402
+from grader.sandbox.wire import protocol  # noqa: E402
 from samples.make_class import write_submission  # noqa: E402
 from samples.mistakes import MISTAKES  # noqa: E402
 
@@ -153,13 +153,18 @@ class _InProcess:
         watch.reset()
         try:
             with torch.no_grad() if no_grad else torch.enable_grad():
-                result = probes.PROBES[probe].run(self.modules[key], **copy.deepcopy(inputs))
+                result = probes.PROBES[probe].run(self.modules[key], **_copied(inputs))
         except Exception as error:
             raise StudentError("exception", type(error).__name__, str(error)) from None
-        return Reply(copy.deepcopy(result), watch.events(), "")
+        return Reply(_copied(result), watch.events(), "")
 
     def close(self) -> None:
         pass
+
+
+def _copied(value: Any) -> Any:
+    """A copy as the sandbox's wire would give it: plain data, no autograd graph."""
+    return protocol.decode(*protocol.encode(value))
 
 
 class _InProcessSession(GradingSession):
@@ -191,7 +196,7 @@ def run_in_process(paths: list[Path]) -> float:
     started = time.perf_counter()
     run_checks(session)
     elapsed = time.perf_counter() - started
-    assert len(grades) == len(submissions)
+    assert len(grades) == len(submissions) and not session.internal_errors, session.internal_errors
     return elapsed
 
 
