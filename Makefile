@@ -44,7 +44,9 @@ test: setup browser
 	$(PY) -m pytest
 
 check: setup
+	$(PY) -m grader build --check
 	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 	$(PY) -m pytest -q -m "not slow"
 
 clean:
