@@ -49,7 +49,7 @@ class Student:
         self.exercise = exercise
         self.check = check  # the check that is running: it decides what is carried forward
         self.source = source
-        # The submission's functions that passed all their checks: used as they are where a
+        # The submission's functions that passed all their own checks: used as they are where a
         # stand-in would otherwise replace them (grader/grading/carry_forward.py).
         self.proven = proven
         # What this check's calls really ran with: function -> the stand-ins it was given,
