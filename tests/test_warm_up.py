@@ -22,7 +22,8 @@ zygote.prepare()
 watch.install()
 probes.load(["grader.checks.probes"])
 sys.path.insert(0, "solutions")
-import torch
+import gc, torch
+frozen = gc.get_freeze_count() > 10 * len(gc.get_objects())
 before = set(sys.modules)
 import ex1_forward, ex2_backward, ex3_module, ex4_training
 z = torch.linspace(-5, 5, 7)
@@ -43,7 +44,7 @@ ex3_module.count_parameters(ex3_module.OurFirstNeuralNetwork())
 probes.describe_figure(ex4_training.plot_predictions(model, x_test, y_test))
 solutions = {"ex1_forward", "ex2_backward", "ex3_module", "ex4_training"}
 new = sorted(set(sys.modules) - before - solutions)
-print(json.dumps({"new": new, "dynamo_deferred": deferred_dynamo.deferred()}))
+print(json.dumps({"new": new, "dynamo_deferred": deferred_dynamo.deferred(), "frozen": frozen}))
 """
 
 
@@ -54,6 +55,7 @@ def test_a_grading_imports_nothing_the_warm_up_did_not():
     report = json.loads(done.stdout.splitlines()[-1])
     assert report["new"] == []
     assert report["dynamo_deferred"]  # an optimizer step no longer needs the compiler
+    assert report["frozen"]  # what the warm-up loaded is left out of garbage collections
 
 
 _DEFERRED = """
