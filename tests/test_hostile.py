@@ -114,9 +114,30 @@ def hostile_run(request, tmp_path_factory, course):
         "out": out,
         "marker": marker,
         "accepted": accepted,
-        "left": _sandbox_processes(),
+        "left": _outliving(),
         "left_while_running": left_while_running,
     }
+
+
+def _outliving(grace=5.0):
+    """Sandbox processes still alive ``grace`` seconds on (a SIGKILLed process takes a
+    moment to leave), each described for the failure message."""
+    deadline = time.monotonic() + grace
+    while _sandbox_processes() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return [_describe(pid) for pid in _sandbox_processes()]
+
+
+def _describe(pid):
+    try:
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+        status = {key: value.strip() for key, _, value in (line.partition(":") for line in lines)}
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return f"{pid} (gone)"
+    return (
+        f"{pid} {status.get('State')} uid {status.get('Uid')} ppid {status.get('PPid')}: {command}"
+    )
 
 
 def test_the_run_completes_and_grades_everyone(hostile_run):
