@@ -158,6 +158,24 @@ class _InProcess:
             raise StudentError("exception", type(error).__name__, str(error)) from None
         return Reply(_copied(result), watch.events(), "")
 
+    def run_each(
+        self,
+        exercise: str,
+        probe: str,
+        each: list[dict[str, Any]],
+        limits: Any,
+        no_grad: bool = False,
+        stand_ins: dict[str, str] | None = None,
+    ) -> list[Any]:
+        replies: list[Any] = []
+        for inputs in each:
+            try:
+                replies.append(self.run(exercise, probe, inputs, limits, no_grad, False, stand_ins))
+            except StudentError as error:
+                replies.append(error)
+                break
+        return replies
+
     def close(self) -> None:
         pass
 

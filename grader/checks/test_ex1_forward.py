@@ -9,6 +9,7 @@ from grader.checks.inputs import neuron_inputs
 from grader.grading.expect import agrees_elementwise
 from grader.grading.inputs import elementwise_inputs, random_tensor
 from grader.grading.source_rules import forbidden_uses
+from grader.grading.student import Inputs
 
 pytestmark = pytest.mark.ex1_forward
 
@@ -30,14 +31,15 @@ def _batch(rng, n, dtype):
 def _agrees_with_reference(student, reference, rng, expect, function, hint):
     """``function(x1, x2, w1, w2, w3, b)`` against the reference: 0-dim, N = 1 and large N,
     both dtypes, b = 1 (left to the default) and not."""
+    cases = []
     for dtype in DTYPES:
         for n, b in ((None, 1.0), (1, -0.5), (1000, 2.5)):
             args = _batch(rng, n, dtype)
             about = expect.describe(x1=args[0], x2=args[1], b=b)
-            kwargs = {} if b == 1.0 else {"b": b}
-            got = student.call(function, *args, kwargs=kwargs, about=about).value
-            expected = getattr(reference, function)(*args, b)
-            expect.close(got, expected, what=f"{function}(...)", about=about, hint=hint)
+            cases.append(Inputs(args, {} if b == 1.0 else {"b": b}, about))
+    for case, call in zip(cases, student.call_each(function, cases), strict=False):
+        expected = getattr(reference, function)(*case.args, case.kwargs.get("b", 1.0))
+        expect.close(call.value, expected, what=f"{function}(...)", about=case.about, hint=hint)
 
 
 def test_sigmoid_values(student, reference, rng, expect):
@@ -138,17 +140,18 @@ def test_forward_gradients(student, reference, rng, expect):
     args = [x1, x2, w1, w2, w3]
     grads, grad_output = _gradients_agree(student, reference, rng, expect, args, b, about)
     step = 1e-6
-    for name, index, grad in zip(("w1", "w2", "w3"), (2, 3, 4), grads, strict=True):
-        shifted = [
-            student.call(
-                "forward",
-                *[a + step * s if i == index else a for i, a in enumerate(args)],
-                kwargs={"b": b},
-                about=about,
-            ).value
-            for s in (1, -1)
-        ]
-        numeric = ((shifted[0] - shifted[1]) * grad_output).sum() / (2 * step)
+    shifts = [
+        Inputs(
+            tuple(a + step * s if i == index else a for i, a in enumerate(args)), {"b": b}, about
+        )
+        for index in (2, 3, 4)
+        for s in (1, -1)
+    ]
+    values = [call.value for call in student.call_each("forward", shifts)]
+    for name, grad, up, down in zip(
+        ("w1", "w2", "w3"), grads, values[::2], values[1::2], strict=True
+    ):
+        numeric = ((up - down) * grad_output).sum() / (2 * step)
         expect.close(
             grad,
             numeric.reshape(grad.shape),
@@ -207,19 +210,25 @@ def _gradients_agree(student, reference, rng, expect, args, b, about):
 
 
 def test_mse_loss_values(student, rng, expect):
+    cases = []
     for dtype in DTYPES:
         for shape in SHAPES:
             prediction, target = (random_tensor(rng, shape, dtype) for _ in range(2))
-            about = expect.describe(prediction=prediction, target=target)
-            got = student.call("mse_loss", prediction, target, about=about).value
-            expect.close(
-                got,
-                torch.nn.MSELoss()(prediction, target),
-                what="mse_loss(prediction, target)",
-                about=about,
-                hint="the mean over all elements of (prediction − target)², as a "
-                "0-dim tensor: use .mean(), not .sum(), and do not index or call .item()",
+            cases.append(
+                Inputs(
+                    (prediction, target),
+                    about=expect.describe(prediction=prediction, target=target),
+                )
             )
+    for case, call in zip(cases, student.call_each("mse_loss", cases), strict=False):
+        expect.close(
+            call.value,
+            torch.nn.MSELoss()(*case.args),
+            what="mse_loss(prediction, target)",
+            about=case.about,
+            hint="the mean over all elements of (prediction − target)², as a "
+            "0-dim tensor: use .mean(), not .sum(), and do not index or call .item()",
+        )
 
 
 def test_inputs_unchanged(student, rng, expect):

@@ -9,6 +9,7 @@ from grader.checks.inputs import neuron_inputs
 from grader.grading.expect import agrees_elementwise
 from grader.grading.inputs import elementwise_inputs, random_tensor
 from grader.grading.source_rules import forbidden_uses
+from grader.grading.student import Inputs
 
 pytestmark = pytest.mark.ex2_backward
 
@@ -63,16 +64,14 @@ def test_sigmoid_grad_stable(student, reference, expect):
 
 
 def test_backward_matches_autograd(student, reference, rng, expect):
-    for dtype, n in (
-        (torch.float32, 1),
-        (torch.float32, 50),
-        (torch.float64, 1000),
-        (torch.float64, None),
-    ):
+    sizes = ((torch.float32, 1), (torch.float32, 50), (torch.float64, 1000), (torch.float64, None))
+    cases = []
+    for dtype, n in sizes:
         args = _problem(rng, n, dtype)
-        about = _about(expect, args, 1.0)
-        got = student.call("backward", *args, about=about).value
-        _expect_gradients(expect, got, _autograd(reference, args, 1.0), about, CHAIN_RULE_HINT)
+        cases.append(Inputs(args, about=_about(expect, args, 1.0)))
+    for case, call in zip(cases, student.call_each("backward", cases), strict=False):
+        expected = _autograd(reference, case.args, 1.0)
+        _expect_gradients(expect, call.value, expected, case.about, CHAIN_RULE_HINT)
 
 
 def test_backward_matches_finite_differences(student, reference, rng, expect):
@@ -94,15 +93,16 @@ def test_backward_matches_finite_differences(student, reference, rng, expect):
 
 
 def test_backward_with_other_bias(student, reference, rng, expect):
+    cases = []
     for b in (0.0, -1.5, 3.0):
         args = _problem(rng, 40, torch.float64)
-        about = _about(expect, args, b)
-        got = student.call("backward", *args, kwargs={"b": b}, about=about).value
+        cases.append(Inputs(args, {"b": b}, _about(expect, args, b)))
+    for case, call in zip(cases, student.call_each("backward", cases), strict=False):
         _expect_gradients(
             expect,
-            got,
-            _autograd(reference, args, b),
-            about,
+            call.value,
+            _autograd(reference, case.args, case.kwargs["b"]),
+            case.about,
             "the bias unit's input is b: dH1/dw3 = b, and H1 = x1·w1 + x2·w2 + b·w3",
         )
 
@@ -126,11 +126,15 @@ def test_backward_without_autograd(student, reference, rng, expect):
 
 
 def test_backward_end_to_end(student, reference, rng, expect):
+    cases = []
     for dtype, n, b in ((torch.float64, 50, 1.0), (torch.float32, 20, -0.5)):
         args = _problem(rng, n, dtype)
-        about = _about(expect, args, b) + ", with your own sigmoid_grad"
-        got = student.call("backward", *args, kwargs={"b": b}, about=about).value
-        _expect_gradients(expect, got, _autograd(reference, args, b), about, CHAIN_RULE_HINT)
+        cases.append(
+            Inputs(args, {"b": b}, _about(expect, args, b) + ", with your own sigmoid_grad")
+        )
+    for case, call in zip(cases, student.call_each("backward", cases), strict=False):
+        expected = _autograd(reference, case.args, case.kwargs["b"])
+        _expect_gradients(expect, call.value, expected, case.about, CHAIN_RULE_HINT)
 
 
 def test_autograd_gradients_values(student, reference, rng, expect):

@@ -10,6 +10,7 @@ import torch
 
 from grader.checks.inputs import network_weights
 from grader.grading.inputs import random_tensor
+from grader.grading.student import Inputs
 
 pytestmark = pytest.mark.ex4_training
 
@@ -145,20 +146,31 @@ def _rows(n):
     return x, 1000 + x  # row i is (i, 1000 + i): pairing is easy to see
 
 
+def _splits(student, expect, cases):
+    """train_test_split of each (n, fraction, seed) of ``cases`` on ``_rows(n)``, in one
+    round trip: yields (x_train, y_train, x_test, y_test), about."""
+    calls = []
+    for n, fraction, seed in cases:
+        described = expect.describe(train_fraction=fraction, seed=seed)
+        kwargs = {"train_fraction": fraction, "seed": seed}
+        calls.append(Inputs(_rows(n), kwargs, f"train_test_split(x, y, {described}), {n} rows"))
+    for call, inputs in zip(student.call_each("train_test_split", calls), calls, strict=False):
+        yield (
+            expect.tensors(call.value, 4, what="train_test_split", about=inputs.about),
+            inputs.about,
+        )
+
+
 def _split(student, expect, n, fraction, seed):
-    x, y = _rows(n)
-    about = (
-        f"train_test_split(x, y, {expect.describe(train_fraction=fraction, seed=seed)}), {n} rows"
-    )
-    value = student.call(
-        "train_test_split", x, y, kwargs={"train_fraction": fraction, "seed": seed}, about=about
-    ).value
-    return expect.tensors(value, 4, what="train_test_split", about=about), about
+    return next(_splits(student, expect, [(n, fraction, seed)]))
 
 
 def test_split_sizes(student, rng, expect):
-    for n, fraction in ((100, 0.7), (10, 0.5), (7, 0.7), (50, 0.8), (9, 0.25)):
-        (x_train, y_train, x_test, y_test), about = _split(student, expect, n, fraction, _seed(rng))
+    cases = [(n, f, _seed(rng)) for n, f in ((100, 0.7), (10, 0.5), (7, 0.7), (50, 0.8), (9, 0.25))]
+    for (n, fraction, _), (split, about) in zip(
+        cases, _splits(student, expect, cases), strict=False
+    ):
+        x_train, y_train, x_test, y_test = split
         n_train = round(fraction * n)
         sizes = tuple(
             len(t) if isinstance(t, torch.Tensor) else -1
@@ -206,9 +218,8 @@ def test_split_pairing(student, rng, expect):
 
 def test_split_shuffled(student, rng, expect):
     seed = _seed(rng)
-    first, about = _split(student, expect, 100, 0.7, seed)
-    again, _ = _split(student, expect, 100, 0.7, seed)
-    other, _ = _split(student, expect, 100, 0.7, seed + 1)
+    cases = [(100, 0.7, seed), (100, 0.7, seed), (100, 0.7, seed + 1)]
+    (first, about), (again, _), (other, _) = _splits(student, expect, cases)
     order = first[0].flatten().tolist()
     expect.true(
         order != sorted(order) and sorted(order) != list(range(70)),

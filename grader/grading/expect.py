@@ -12,7 +12,7 @@ from typing import Any
 import torch
 
 from grader.course import Tolerance
-from grader.grading.student import CheckFailure, Student
+from grader.grading.student import CheckFailure, Inputs, Student
 from grader.results import Feedback
 from grader.sandbox.wire.protocol import Opaque
 
@@ -253,13 +253,13 @@ def agrees_elementwise(
     """The student's ``function(z)`` equals the reference's for each z of ``inputs``; with
     ``finite``, a nan or inf gets its own message first."""
     compare = expect.finite_and_close if finite else expect.close
-    for z in inputs:
-        about = expect.describe(z=z)
+    cases = [Inputs((z,), about=expect.describe(z=z)) for z in inputs]
+    for case, call in zip(cases, student.call_each(function, cases), strict=False):
         compare(
-            student.call(function, z, about=about).value,
-            getattr(reference, function)(z),
+            call.value,
+            getattr(reference, function)(*case.args),
             what=f"{function}(z)",
-            about=about,
+            about=case.about,
             hint=hint,
         )
 

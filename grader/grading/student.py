@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +24,15 @@ class CheckFailure(Exception):
     def __init__(self, feedback: Feedback) -> None:
         super().__init__(feedback.summary)
         self.feedback = feedback
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """The inputs of one call, and how the student is told about them."""
+
+    args: tuple[Any, ...] = ()
+    kwargs: dict[str, Any] = dataclasses.field(default_factory=dict)
+    about: str = ""
 
 
 @dataclass(frozen=True)
@@ -75,12 +85,31 @@ class Student:
     ) -> Call:
         """Call ``function(*args, **kwargs)`` in the sandbox; ``about`` describes the inputs."""
         inputs = {"function": function, "args": list(args), "kwargs": kwargs or {}}
-        reply = self.probe("call", inputs, function=function, about=about, no_grad=no_grad)
-        return Call(
-            value=reply.result.get("value"),
-            args=tuple(reply.result.get("args", ())),
-            events=reply.events,
-        )
+        return _as_call(self.probe("call", inputs, function=function, about=about, no_grad=no_grad))
+
+    def call_each(
+        self, function: str, calls: list[Inputs], no_grad: bool = False
+    ) -> Iterator[Call]:
+        """``call`` for each of ``calls``, all sent to the sandbox in one round trip (a
+        round trip costs about as much as a small call). Yields each call's result in
+        order; a call that failed raises its CheckFailure when its turn comes, so what
+        came before is judged first, exactly as with separate calls."""
+        if not calls:
+            return
+        each = [{"function": function, "args": list(c.args), "kwargs": c.kwargs} for c in calls]
+        stand_ins = self._stand_ins(function)
+        try:
+            replies = self.sandbox.run_each(
+                self.exercise.id, "call", each, self.exercise.limits, no_grad, stand_ins
+            )
+        except (StudentError, SandboxFailure) as error:  # before any call ran, or for all
+            first = calls[0].about
+            about = first if len(calls) == 1 else f"{len(calls)} calls, the first on {first}"
+            raise self._failure(error, function, about) from None
+        for reply, inputs in zip(replies, calls, strict=False):
+            if isinstance(reply, StudentError):
+                raise self._failure(reply, function, inputs.about)
+            yield _as_call(reply)
 
     def probe(
         self,
@@ -98,35 +127,42 @@ class Student:
         functions, they are made right for the run unless the check is end to end.
         ``shared``: several checks inspect this same run; the submission runs it once.
         """
+        stand_ins = self._stand_ins(function)
         limits = self.exercise.limits
+        try:
+            return self.sandbox.run(
+                self.exercise.id, probe, inputs, limits, no_grad, shared, stand_ins
+            )
+        except (StudentError, SandboxFailure) as error:
+            raise self._failure(error, function, about) from None
+
+    def _stand_ins(self, function: str) -> dict[str, str]:
+        """The correct functions this check runs ``function`` with, recorded."""
         stand_ins = stand_ins_for(self.exercise, self.check, function, self.proven)
         if stand_ins:
             self.stood_in[function] = tuple(stand_ins)
         self.used_proven |= bool(
             self.proven & set(self.exercise.carried_forward(self.check, function))
         )
-        try:
-            return self.sandbox.run(
-                self.exercise.id, probe, inputs, limits, no_grad, shared, stand_ins
-            )
-        except StudentError as error:
-            if not self.visible and error.kind in ("exception", "exit"):  # may quote the inputs
-                error = dataclasses.replace(
-                    error, message="(not shown for a hidden check)", output=""
-                )
-            feedback = _student_error_feedback(error, self.exercise, function, about)
-            raise CheckFailure(
-                dataclasses.replace(feedback, error=error.type, output=error.output)
-            ) from None
-        except SandboxFailure as failure:
-            raise CheckFailure(
+        return stand_ins
+
+    def _failure(
+        self, error: StudentError | SandboxFailure, function: str, about: str
+    ) -> CheckFailure:
+        """What the student is told when their code raised or the sandbox stopped it."""
+        if isinstance(error, SandboxFailure):
+            return CheckFailure(
                 Feedback(
-                    summary=f"{function} {failure}",
+                    summary=f"{function} {error}",
                     inputs=about,
-                    hint=_FAILURE_HINTS[failure.kind],
-                    error=failure.kind,
+                    hint=_FAILURE_HINTS[error.kind],
+                    error=error.kind,
                 )
-            ) from None
+            )
+        if not self.visible and error.kind in ("exception", "exit"):  # may quote the inputs
+            error = dataclasses.replace(error, message="(not shown for a hidden check)", output="")
+        feedback = _student_error_feedback(error, self.exercise, function, about)
+        return CheckFailure(dataclasses.replace(feedback, error=error.type, output=error.output))
 
     def defaults(self, function: str) -> dict[str, Any]:
         """``function``'s parameter defaults as Python evaluated them (read in the sandbox)."""
@@ -152,6 +188,14 @@ _FAILURE_HINTS = {
     "exit": "return a value instead of exiting; the grader needs the process to keep running",
     "malformed": "return plain tensors, numbers, lists or tuples",
 }
+
+
+def _as_call(reply: Reply) -> Call:
+    return Call(
+        value=reply.result.get("value"),
+        args=tuple(reply.result.get("args", ())),
+        events=reply.events,
+    )
 
 
 def _student_error_feedback(

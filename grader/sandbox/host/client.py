@@ -8,6 +8,7 @@ job: every way a child can fail (timeout, CPU, crash, exit, malformed reply) is 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import secrets
@@ -294,11 +295,6 @@ class SubmissionSandbox:
         so a check that calls twice sees two calls. ``stand_ins`` (name -> source of a
         correct function) replace the submission's functions of those names for this run.
         """
-        function = inputs.get("function", probe)
-        if (exercise, function) in self.timed_out:
-            raise SandboxFailure(
-                "timeout", f"was not run again: {function} did not finish in time earlier"
-            )
         stand_ins = stand_ins or {}
         key = (
             (exercise, probe, no_grad, *sorted(stand_ins), *_fingerprint(inputs))
@@ -307,24 +303,78 @@ class SubmissionSandbox:
         )
         if key in self.replies:
             return self.replies[key]
-        child = self._child(exercise, limits, stand_ins)
-        request = {
-            "op": "run",
-            "exercise": exercise,
-            "probe": probe,
-            "inputs": inputs,
-            "no_grad": no_grad,
-            "output_limit": limits.output_kib * 1024,
-        }
-        try:
-            reply = self._reply(child.request(request, limits), PROBES[probe].reply)
-        except SandboxFailure as failure:
-            if failure.kind in ("timeout", "cpu"):
-                self.timed_out.add((exercise, function))
-            raise
+        request = {"op": "run", "probe": probe, "inputs": inputs, "no_grad": no_grad}
+        answer = self._request(exercise, request, probe, [inputs], limits, stand_ins)
+        reply = self._reply(answer, PROBES[probe].reply)
         if shared:
             self.replies[key] = reply
         return reply
+
+    def run_each(
+        self,
+        exercise: str,
+        probe: str,
+        each: list[dict[str, Any]],
+        limits: Limits,
+        no_grad: bool = False,
+        stand_ins: dict[str, str] | None = None,
+    ) -> list[Reply | StudentError]:
+        """``run`` for each inputs of ``each``, in order, in one round trip to the child.
+
+        As with separate runs, nothing after the first that raises runs: the list ends with
+        that run's StudentError. The runs share the budget that separate runs would have
+        had (``limits`` times their number); a SandboxFailure stands for all of them.
+        """
+        if not each:
+            return []
+        budget = dataclasses.replace(
+            limits,
+            wall_seconds=limits.wall_seconds * len(each),
+            cpu_seconds=limits.cpu_seconds * len(each),
+        )
+        runs = [{"probe": probe, "inputs": inputs, "no_grad": no_grad} for inputs in each]
+        request = {"op": "run_each", "runs": runs}
+        answer = self._request(exercise, request, probe, each, budget, stand_ins or {})
+        answers = self._reply(answer, {"runs": list}).result["runs"]
+        if not answers or len(answers) > len(each):
+            raise SandboxFailure("malformed", "sent back the wrong number of answers")
+        replies: list[Reply | StudentError] = []
+        for index, one in enumerate(answers):
+            try:
+                replies.append(self._reply(one, PROBES[probe].reply))
+            except StudentError as error:
+                if index != len(answers) - 1:
+                    raise SandboxFailure("malformed", "went on after a run failed") from None
+                replies.append(error)
+        if len(replies) < len(each) and not isinstance(replies[-1], StudentError):
+            raise SandboxFailure("malformed", "sent back too few answers")
+        return replies
+
+    def _request(
+        self,
+        exercise: str,
+        request: dict[str, Any],
+        probe: str,
+        each: list[dict[str, Any]],
+        limits: Limits,
+        stand_ins: dict[str, str],
+    ) -> Any:
+        """Send ``request`` (runs of ``probe`` on each of ``each``) to ``exercise``'s child; a
+        function that timed out once is not run again."""
+        functions = {inputs.get("function", probe) for inputs in each}
+        for function in functions:
+            if (exercise, function) in self.timed_out:
+                raise SandboxFailure(
+                    "timeout", f"was not run again: {function} did not finish in time earlier"
+                )
+        child = self._child(exercise, limits, stand_ins)
+        request = dict(request, exercise=exercise, output_limit=limits.output_kib * 1024)
+        try:
+            return child.request(request, limits)
+        except SandboxFailure as failure:
+            if failure.kind in ("timeout", "cpu"):
+                self.timed_out |= {(exercise, function) for function in functions}
+            raise
 
     def _child(self, exercise: str, limits: Limits, stand_ins: dict[str, str]) -> Child:
         """A live child that has imported ``exercise``'s module (with ``stand_ins`` bound)."""
@@ -344,9 +394,10 @@ class SubmissionSandbox:
         self.children[key] = fresh
         self.layers = fresh.layers
         try:
-            fresh.request({"op": "init", "sources": self.sources, "seed": self.seed}, limits)
             request = {
                 "op": "load",
+                "sources": self.sources,
+                "seed": self.seed,
                 "exercise": exercise,
                 "output_limit": limits.output_kib * 1024,
                 "stand_ins": stand_ins,

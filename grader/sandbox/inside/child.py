@@ -86,6 +86,7 @@ def serve(sock: socket.socket, layers: list[dict[str, Any]]) -> None:
     _seed_everything(0)
     protocol.send(sock, {"ready": True, "layers": layers})
     sources: dict[str, str] = {}
+    response: dict[str, Any]
     failed_imports: dict[str, dict[str, Any]] = {}
     output = _BoundedOutput(limit=64 * 1024)
     sys.stdout = sys.stderr = output
@@ -94,11 +95,21 @@ def serve(sock: socket.socket, layers: list[dict[str, Any]]) -> None:
             request = protocol.receive(sock)
         except EOFError:
             return
-        if request["op"] == "init":
+        if request["op"] == "load":  # a child's first request: the submission, then its import
             sources = request["sources"]
             sys.meta_path.insert(0, _SubmissionFinder(sources))
             _seed_everything(request["seed"])
-            response: dict[str, Any] = {"ok": True}
+        if request["op"] == "run_each":  # several runs in one round trip, in order
+            output.limit = request["output_limit"]
+            runs: list[dict[str, Any]] = []
+            response = {"ok": True, "result": {"runs": runs}, "events": watch.events()}
+            for run in request["runs"]:
+                run = {**run, "op": "run", "exercise": request["exercise"]}
+                answer = _run(run, sources, failed_imports)
+                answer["output"] = output.take()
+                runs.append(answer)
+                if not answer["ok"]:
+                    break  # as separate calls would: nothing after a failure runs
         else:
             output.limit = request["output_limit"]
             response = _run(request, sources, failed_imports)
