@@ -51,6 +51,7 @@ _DTYPES = {
         torch.bool,
     )
 }
+_BAD_SHAPE = f"a tensor shape must be a list of at most 16 sizes from 0 to {MAX_DIMENSION}"
 # bfloat16 has no numpy twin: its bytes travel as int16.
 _BYTE_VIEWS = {torch.bfloat16: torch.int16}
 
@@ -230,14 +231,11 @@ def decode(header: Any, payload: bytes) -> Any:
         shape, offset, nbytes = node["shape"], node["offset"], node["nbytes"]
         if dtype is None:
             raise ProtocolError(f"unsupported dtype {node['dtype']!r}")
-        if (
-            type(shape) is not list
-            or len(shape) > 16
-            or any(type(n) is not int or not 0 <= n <= MAX_DIMENSION for n in shape)
-        ):
-            raise ProtocolError(
-                f"a tensor shape must be a list of at most 16 sizes from 0 to {MAX_DIMENSION}"
-            )
+        if type(shape) is not list or len(shape) > 16:
+            raise ProtocolError(_BAD_SHAPE)
+        for n in shape:  # a loop, not any(): this runs for every tensor of every message
+            if type(n) is not int or not 0 <= n <= MAX_DIMENSION:
+                raise ProtocolError(_BAD_SHAPE)
         if type(offset) is not int or type(nbytes) is not int or offset < 0 or nbytes < 0:
             raise ProtocolError("tensor offset and nbytes must be integers >= 0")
         if math.prod(shape) * dtype.itemsize != nbytes or offset + nbytes > len(buffer):
@@ -308,7 +306,7 @@ def receive(
     raw = _read_exactly(sock, header_size, deadline)
     payload = _read_exactly(sock, payload_size, deadline)
     try:
-        header = json.loads(raw.decode("utf-8"), parse_constant=_no_constants)
+        header = _HEADER_DECODER.decode(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as error:
         raise ProtocolError(f"the header is not valid JSON: {error}") from None
     try:
@@ -321,6 +319,9 @@ def receive(
 
 def _no_constants(name: str) -> None:
     raise ValueError(f"{name} is not allowed in a header")
+
+
+_HEADER_DECODER = json.JSONDecoder(parse_constant=_no_constants)  # one, not one per message
 
 
 def _read_exactly(sock: socket.socket, size: int, deadline: float | None) -> bytes:
