@@ -26,3 +26,8 @@ def test_a_cache_from_another_seed_changes_no_score(course):
     assert len(cache.by_seed) == 2 and all(cache.by_seed.values())
     passed = [[c.check for c in g.checks if c.status == "passed"] for g in (first, again, fresh)]
     assert passed[0] == passed[1] == passed[2] and len(passed[0]) == len(again.checks)
+
+
+def test_grading_no_submission_grades_nothing(course):
+    # pytest would parametrize every check with nothing and stop with an internal error
+    assert grade_submissions(course, [], 1, zygote=None) == []

@@ -75,6 +75,8 @@ def grade_submissions(
     figures (grader/checks/figures.py). ``cache`` carries reference results over from
     earlier calls.
     """
+    if not submissions:  # pytest would parametrize the checks with nothing and stop
+        return []
     cache = cache or ReferenceCache()
     grades: list[Grade] = []
 
