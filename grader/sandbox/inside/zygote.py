@@ -37,6 +37,7 @@ import torch
 
 from grader.sandbox.confine import apply as isolation
 from grader.sandbox.inside import child, deferred_dynamo, probes, watch
+from grader.sandbox.inside.scratch import make_scratch_root
 
 _PR_SET_PDEATHSIG = 1
 _PR_SET_CHILD_SUBREAPER = 36
@@ -117,8 +118,7 @@ def main(control_fd: int, probe_modules: tuple[str, ...]) -> None:
     host = [layer.__dict__ for layer in isolation.host_layers(want_uid=True)]
     control.send(json.dumps({"ready": True, "host_layers": host}).encode())
     readable = isolation.readable_paths()
-    scratch_root = Path(tempfile.mkdtemp(prefix="grader-sandbox-"))
-    os.chmod(scratch_root, 0o711)  # children under other uids must reach their own folder
+    scratch_root = make_scratch_root()  # also removes the roots of zygotes that were killed
     scratch_dirs: dict[int, Path] = {}
     spare: _Spare | None = None
     handed_over: set[int] = set()  # children the grader holds and has not ended yet
