@@ -24,6 +24,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -166,15 +167,13 @@ class _InProcess:
         limits: Any,
         no_grad: bool = False,
         stand_ins: dict[str, str] | None = None,
-    ) -> list[Any]:
-        replies: list[Any] = []
+    ) -> Iterator[Any]:
         for inputs in each:
             try:
-                replies.append(self.run(exercise, probe, inputs, limits, no_grad, False, stand_ins))
+                yield self.run(exercise, probe, inputs, limits, no_grad, False, stand_ins)
             except StudentError as error:
-                replies.append(error)
-                break
-        return replies
+                yield error
+                return
 
     def close(self) -> None:
         pass

@@ -147,10 +147,9 @@ def test_forward_gradients(student, reference, rng, expect):
         for index in (2, 3, 4)
         for s in (1, -1)
     ]
-    values = [call.value for call in student.call_each("forward", shifts)]
-    for name, grad, up, down in zip(
-        ("w1", "w2", "w3"), grads, values[::2], values[1::2], strict=True
-    ):
+    shifted = student.call_each("forward", shifts)  # judged as they come: w1's pair first
+    for name, grad in zip(("w1", "w2", "w3"), grads, strict=True):
+        up, down = next(shifted).value, next(shifted).value
         numeric = ((up - down) * grad_output).sum() / (2 * step)
         expect.close(
             grad,

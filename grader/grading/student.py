@@ -90,23 +90,22 @@ class Student:
     def call_each(
         self, function: str, calls: list[Inputs], no_grad: bool = False
     ) -> Iterator[Call]:
-        """``call`` for each of ``calls``, all sent to the sandbox in one round trip (a
-        round trip costs about as much as a small call). Yields each call's result in
-        order; a call that failed raises its CheckFailure when its turn comes, so what
-        came before is judged first, exactly as with separate calls."""
-        if not calls:
-            return
+        """``call`` for each of ``calls``, all sent to the sandbox in one request (a round
+        trip costs about as much as a small call). Yields each call's result as it comes,
+        in order; a call that failed raises its CheckFailure in its turn, with its own
+        inputs, after what came before was judged: exactly as with separate calls, each
+        within one call's budget. Consume the results before asking the student anything
+        else."""
         each = [{"function": function, "args": list(c.args), "kwargs": c.kwargs} for c in calls]
         stand_ins = self._stand_ins(function)
-        try:
-            replies = self.sandbox.run_each(
-                self.exercise.id, "call", each, self.exercise.limits, no_grad, stand_ins
-            )
-        except (StudentError, SandboxFailure) as error:  # before any call ran, or for all
-            first = calls[0].about
-            about = first if len(calls) == 1 else f"{len(calls)} calls, the first on {first}"
-            raise self._failure(error, function, about) from None
-        for reply, inputs in zip(replies, calls, strict=False):
+        replies = self.sandbox.run_each(
+            self.exercise.id, "call", each, self.exercise.limits, no_grad, stand_ins
+        )
+        for inputs in calls:
+            try:
+                reply = next(replies)
+            except (StudentError, SandboxFailure) as error:
+                raise self._failure(error, function, inputs.about) from None
             if isinstance(reply, StudentError):
                 raise self._failure(reply, function, inputs.about)
             yield _as_call(reply)

@@ -8,7 +8,7 @@ job: every way a child can fail (timeout, CPU, crash, exit, malformed reply) is 
 
 from __future__ import annotations
 
-import dataclasses
+import contextlib
 import json
 import os
 import secrets
@@ -16,7 +16,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
@@ -147,41 +147,71 @@ class Child:
     sock: socket.socket
     layers: list[dict[str, Any]] = field(default_factory=list)
     alive: bool = True
+    # Answers still owed to a request of several runs whose reader stopped early:
+    # (request id, index of the next answer, how many are still to come).
+    owed: tuple[int, int, int] | None = None
 
     def request(self, message: dict[str, Any], limits: Limits) -> dict[str, Any]:
-        """Send a request; wait for its answer within the wall-clock and CPU budget.
+        """Send a request; wait for its answer within the wall-clock and CPU budget."""
+        return self.answer(self.send(message, limits), limits)
 
-        Each request carries a fresh random id that its answer must echo: an answer to
-        another request (a stale duplicate from a fork of the child, say) is dropped.
-        """
-        message = dict(message, id=secrets.randbits(62))
+    def send(self, message: dict[str, Any], limits: Limits) -> int:
+        """Send a request; return its id. Each request carries a fresh random id that its
+        answers must echo: an answer to another request (a stale duplicate from a fork of
+        the child, or one left unread) is dropped."""
+        ident = secrets.randbits(62)
+        try:
+            self.sock.settimeout(limits.wall_seconds)
+            protocol.send(self.sock, dict(message, id=ident))
+        except TimeoutError:
+            self._fail("timeout", f"did not finish within {limits.wall_seconds:g} s")
+        except (ConnectionError, BrokenPipeError):
+            self._ended(limits)
+        return ident
+
+    def answer(self, ident: int, limits: Limits, index: int | None = None) -> dict[str, Any]:
+        """Wait for an answer to request ``ident`` (its ``index``-th, for a request of
+        several runs) within the wall-clock and CPU budget of one call, counted from now."""
         deadline = time.monotonic() + limits.wall_seconds
         cpu_start = self._cpu_seconds()
         try:
-            self.sock.settimeout(limits.wall_seconds)
-            protocol.send(self.sock, message)
             while True:
                 self._wait_readable(deadline, cpu_start, limits)
                 answer = protocol.receive(self.sock, deadline=deadline)
-                if (
-                    isinstance(answer, dict)
-                    and type(answer.get("id")) is int
-                    and (answer["id"] == message["id"])
-                ):
-                    return answer
+                if not (isinstance(answer, dict) and type(answer.get("id")) is int):
+                    continue
+                if answer["id"] != ident:
+                    continue
+                if answer.get("index") != index:
+                    self._fail("malformed", "sent back answers out of turn")
+                return answer
         except TimeoutError:
             self._fail("timeout", f"did not finish within {limits.wall_seconds:g} s")
         except (EOFError, ConnectionError, BrokenPipeError):
-            status = self.kill()
-            if "signal" in status:
-                self._fail_with_status(status, limits)
-            raise SandboxFailure(
-                "exit",
-                f"ended the Python process (exit status {status['exit_code']}); "
-                "do not call os._exit or exit the interpreter in an exercise",
-            ) from None
+            self._ended(limits)
         except protocol.ProtocolError as error:
             self._fail("malformed", f"sent back malformed data ({error})")
+
+    def settle(self, limits: Limits) -> None:
+        """Read and drop the answers still owed to an earlier request of several runs (its
+        check stopped reading at a failure): the child runs them anyway, so the next request
+        waits for them, each within one call's budget. What they do is nobody's verdict."""
+        while self.owed is not None:
+            ident, index, left = self.owed
+            answer = self.answer(ident, limits, index)
+            done = left == 1 or answer.get("ok") is not True  # nothing runs after a failure
+            self.owed = None if done else (ident, index + 1, left - 1)
+
+    def _ended(self, limits: Limits) -> NoReturn:
+        """The child went away: say how."""
+        status = self.kill()
+        if "signal" in status:
+            self._fail_with_status(status, limits)
+        raise SandboxFailure(
+            "exit",
+            f"ended the Python process (exit status {status.get('exit_code')}); "
+            "do not call os._exit or exit the interpreter in an exercise",
+        ) from None
 
     def _wait_readable(self, deadline: float, cpu_start: float, limits: Limits) -> None:
         """Wait for data, checking the child's CPU time every _POLL_SECONDS."""
@@ -295,6 +325,8 @@ class SubmissionSandbox:
         so a check that calls twice sees two calls. ``stand_ins`` (name -> source of a
         correct function) replace the submission's functions of those names for this run.
         """
+        function = inputs.get("function", probe)
+        self._refuse_timed_out(exercise, function)
         stand_ins = stand_ins or {}
         key = (
             (exercise, probe, no_grad, *sorted(stand_ins), *_fingerprint(inputs))
@@ -303,9 +335,21 @@ class SubmissionSandbox:
         )
         if key in self.replies:
             return self.replies[key]
-        request = {"op": "run", "probe": probe, "inputs": inputs, "no_grad": no_grad}
-        answer = self._request(exercise, request, probe, [inputs], limits, stand_ins)
-        reply = self._reply(answer, PROBES[probe].reply)
+        child = self._child(exercise, limits, stand_ins)
+        request = {
+            "op": "run",
+            "exercise": exercise,
+            "probe": probe,
+            "inputs": inputs,
+            "no_grad": no_grad,
+            "output_limit": limits.output_kib * 1024,
+        }
+        try:
+            reply = self._reply(child.request(request, limits), PROBES[probe].reply)
+        except SandboxFailure as failure:
+            if failure.kind in ("timeout", "cpu"):
+                self.timed_out.add((exercise, function))
+            raise
         if shared:
             self.replies[key] = reply
         return reply
@@ -318,63 +362,54 @@ class SubmissionSandbox:
         limits: Limits,
         no_grad: bool = False,
         stand_ins: dict[str, str] | None = None,
-    ) -> list[Reply | StudentError]:
-        """``run`` for each inputs of ``each``, in order, in one round trip to the child.
+    ) -> Iterator[Reply | StudentError]:
+        """``run`` for each inputs of ``each``, in order, sent to the child in one request.
 
-        As with separate runs, nothing after the first that raises runs: the list ends with
-        that run's StudentError. The runs share the budget that separate runs would have
-        had (``limits`` times their number); a SandboxFailure stands for all of them.
+        The child answers each run as it finishes, and each answer is awaited within one
+        call's budget: a run that hangs or crashes raises SandboxFailure in its turn, after
+        the runs before it were yielded. As with separate runs, nothing after the first that
+        raises runs: its StudentError is yielded last. A caller that stops reading early
+        leaves the other answers owed; the child's next request reads them first.
         """
         if not each:
-            return []
-        budget = dataclasses.replace(
-            limits,
-            wall_seconds=limits.wall_seconds * len(each),
-            cpu_seconds=limits.cpu_seconds * len(each),
-        )
-        runs = [{"probe": probe, "inputs": inputs, "no_grad": no_grad} for inputs in each]
-        request = {"op": "run_each", "runs": runs}
-        answer = self._request(exercise, request, probe, each, budget, stand_ins or {})
-        answers = self._reply(answer, {"runs": list}).result["runs"]
-        if not answers or len(answers) > len(each):
-            raise SandboxFailure("malformed", "sent back the wrong number of answers")
-        replies: list[Reply | StudentError] = []
-        for index, one in enumerate(answers):
-            try:
-                replies.append(self._reply(one, PROBES[probe].reply))
-            except StudentError as error:
-                if index != len(answers) - 1:
-                    raise SandboxFailure("malformed", "went on after a run failed") from None
-                replies.append(error)
-        if len(replies) < len(each) and not isinstance(replies[-1], StudentError):
-            raise SandboxFailure("malformed", "sent back too few answers")
-        return replies
-
-    def _request(
-        self,
-        exercise: str,
-        request: dict[str, Any],
-        probe: str,
-        each: list[dict[str, Any]],
-        limits: Limits,
-        stand_ins: dict[str, str],
-    ) -> Any:
-        """Send ``request`` (runs of ``probe`` on each of ``each``) to ``exercise``'s child; a
-        function that timed out once is not run again."""
-        functions = {inputs.get("function", probe) for inputs in each}
+            return
+        functions = [inputs.get("function", probe) for inputs in each]
         for function in functions:
-            if (exercise, function) in self.timed_out:
-                raise SandboxFailure(
-                    "timeout", f"was not run again: {function} did not finish in time earlier"
-                )
-        child = self._child(exercise, limits, stand_ins)
-        request = dict(request, exercise=exercise, output_limit=limits.output_kib * 1024)
-        try:
-            return child.request(request, limits)
-        except SandboxFailure as failure:
-            if failure.kind in ("timeout", "cpu"):
-                self.timed_out |= {(exercise, function) for function in functions}
-            raise
+            self._refuse_timed_out(exercise, function)
+        child = self._child(exercise, limits, stand_ins or {})
+        request = {
+            "op": "run_each",
+            "exercise": exercise,
+            "runs": [{"probe": probe, "inputs": inputs, "no_grad": no_grad} for inputs in each],
+            "output_limit": limits.output_kib * 1024,
+        }
+        ident = child.send(request, limits)
+        child.owed = (ident, 0, len(each))
+        for index, function in enumerate(functions):
+            if child.owed != (ident, index, len(each) - index):
+                raise RuntimeError("another request went to this child between two answers")
+            try:
+                answer = child.answer(ident, limits, index)
+            except SandboxFailure as failure:
+                if failure.kind in ("timeout", "cpu"):
+                    self.timed_out.add((exercise, function))
+                raise
+            child.owed = (
+                (ident, index + 1, len(each) - index - 1) if index + 1 < len(each) else None
+            )
+            try:
+                reply = self._reply(answer, PROBES[probe].reply)
+            except StudentError as error:
+                child.owed = None  # the child runs nothing after a failure
+                yield error
+                return
+            yield reply
+
+    def _refuse_timed_out(self, exercise: str, function: str) -> None:
+        if (exercise, function) in self.timed_out:
+            raise SandboxFailure(
+                "timeout", f"was not run again: {function} did not finish in time earlier"
+            )
 
     def _child(self, exercise: str, limits: Limits, stand_ins: dict[str, str]) -> Child:
         """A live child that has imported ``exercise``'s module (with ``stand_ins`` bound)."""
@@ -385,7 +420,11 @@ class SubmissionSandbox:
             raise StudentError("missing_file", "FileNotFoundError", reason)
         key = (exercise, tuple(sorted(stand_ins)))
         if key in self.children and self.children[key].alive:
-            return self.children[key]
+            child = self.children[key]
+            with contextlib.suppress(SandboxFailure):  # it is then killed, and replaced below
+                child.settle(limits)
+            if child.alive:
+                return child
         # The new child first: the zygote then reaps the old ones while this one works. For
         # those few milliseconds the children share the uid's process limit (old, new and
         # the spare), which threads the old ones left running count against too.

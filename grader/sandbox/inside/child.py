@@ -99,30 +99,40 @@ def serve(sock: socket.socket, layers: list[dict[str, Any]]) -> None:
             sources = request["sources"]
             sys.meta_path.insert(0, _SubmissionFinder(sources))
             _seed_everything(request["seed"])
-        if request["op"] == "run_each":  # several runs in one round trip, in order
+        if request["op"] == "run_each":  # several runs, each answered as it finishes
             output.limit = request["output_limit"]
-            runs: list[dict[str, Any]] = []
-            response = {"ok": True, "result": {"runs": runs}, "events": watch.events()}
-            for run in request["runs"]:
+            for index, run in enumerate(request["runs"]):
                 run = {**run, "op": "run", "exercise": request["exercise"]}
-                answer = _run(run, sources, failed_imports)
-                answer["output"] = output.take()
-                runs.append(answer)
-                if not answer["ok"]:
+                response = _run(run, sources, failed_imports)
+                response["output"] = output.take()
+                response["index"] = index
+                _answer(sock, request, response, sources, server)
+                if not response["ok"]:
                     break  # as separate calls would: nothing after a failure runs
-        else:
-            output.limit = request["output_limit"]
-            response = _run(request, sources, failed_imports)
-            response["output"] = output.take()
-        if os.getpid() != server:
-            os._exit(0)  # a fork made by the submission came back here: only the child answers
-        response["id"] = request["id"]  # so the grader can drop answers to other requests
-        try:
-            protocol.send(sock, response)
-        except Exception as error:  # the result could not be encoded
-            response.pop("result", None)
-            response.update(ok=False, error=_describe(error, sources, kind="unencodable"))
-            protocol.send(sock, response)
+            continue
+        output.limit = request["output_limit"]
+        response = _run(request, sources, failed_imports)
+        response["output"] = output.take()
+        _answer(sock, request, response, sources, server)
+
+
+def _answer(
+    sock: socket.socket,
+    request: dict[str, Any],
+    response: dict[str, Any],
+    sources: dict[str, str],
+    server: int,
+) -> None:
+    """Send the answer to ``request``; one whose result cannot be encoded says so instead."""
+    if os.getpid() != server:
+        os._exit(0)  # a fork made by the submission came back here: only the child answers
+    response["id"] = request["id"]  # so the grader can drop answers to other requests
+    try:
+        protocol.send(sock, response)
+    except Exception as error:  # the result could not be encoded
+        response.pop("result", None)
+        response.update(ok=False, error=_describe(error, sources, kind="unencodable"))
+        protocol.send(sock, response)
 
 
 def _seed_everything(seed: int) -> None:

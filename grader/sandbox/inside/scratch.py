@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 import tempfile
 from pathlib import Path
 
@@ -32,28 +33,40 @@ def remove_stale_roots(temp: Path) -> list[Path]:
     """Remove this user's scratch roots in ``temp`` whose process has ended; return them."""
     here = _identity(os.getpid())[0]
     removed = []
-    for entry in temp.glob(f"{PREFIX}*"):
+    try:
+        entries = list(temp.glob(f"{PREFIX}*"))
+    except OSError:
+        return removed  # a temp dir we cannot list: nothing to tidy, nothing lost
+    for entry in entries:
         parts = entry.name.removeprefix(PREFIX).split("-")
         try:
-            owner = entry.lstat()
+            found = entry.lstat()  # the entry itself: a symlink is never followed
             namespace, pid, started = int(parts[0]), int(parts[1]), int(parts[2])
         except (OSError, ValueError, IndexError):
             continue  # gone meanwhile, or not named by us (an older version's): leave it
-        if not entry.is_dir() or entry.is_symlink() or owner.st_uid != os.geteuid():
-            continue
-        if namespace != here or _identity(pid) == (namespace, pid, started):
-            continue  # another pid namespace's, or its zygote is alive
+        if not stat.S_ISDIR(found.st_mode) or found.st_uid != os.geteuid():
+            continue  # a file, a symlink, or another user's
+        if namespace != here or not _ended(namespace, pid, started):
+            continue  # another pid namespace's, or its zygote is alive (or cannot be told)
         shutil.rmtree(entry, ignore_errors=True)
         removed.append(entry)
     return removed
 
 
-def _identity(pid: int) -> tuple[int, int, int]:
-    """(pid namespace inode, pid, start time in clock ticks) of a live process, else zeros."""
+def _ended(namespace: int, pid: int, started: int) -> bool:
+    """The process is gone: no such pid, or the pid is another process's now."""
     try:
-        namespace = os.stat(f"/proc/{pid}/ns/pid").st_ino
-        with open(f"/proc/{pid}/stat", "rb") as stat:
-            started = int(stat.read().rsplit(b")", 1)[1].split()[19])
+        return _identity(pid) != (namespace, pid, started)
+    except FileNotFoundError:
+        return True
     except (OSError, ValueError, IndexError):
-        return (0, 0, 0)
+        return False  # it exists but cannot be read: assume it is alive
+
+
+def _identity(pid: int) -> tuple[int, int, int]:
+    """(pid namespace inode, pid, start time in clock ticks) of a live process; raises
+    FileNotFoundError when there is no such process, another OSError when it cannot be read."""
+    namespace = os.stat(f"/proc/{pid}/ns/pid").st_ino
+    with open(f"/proc/{pid}/stat", "rb") as status:
+        started = int(status.read().rsplit(b")", 1)[1].split()[19])
     return (namespace, pid, started)
