@@ -6,7 +6,13 @@ import pytest
 
 from grader.grading.session import sandbox
 from grader.grading.student import CheckFailure, Inputs, Student
-from grader.sandbox.host.client import Reply, SandboxFailure, StudentError, SubmissionSandbox
+from grader.sandbox.host.client import (
+    Child,
+    Reply,
+    SandboxFailure,
+    StudentError,
+    SubmissionSandbox,
+)
 
 SOURCE = """
 import time
@@ -99,12 +105,11 @@ def test_a_run_that_hangs_after_its_check_stopped_reading_costs_no_verdict(runne
     assert runner.timed_out == set()
 
 
-class _Child:
+class _Child(Child):
     """Stands in for a child that answers whatever it is told to."""
 
-    alive, owed = True, None
-
     def __init__(self, answers):
+        super().__init__(zygote=None, pid=0, sock=None)
         self.answers = iter(answers)
 
     def send(self, message, limits):

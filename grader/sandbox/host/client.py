@@ -147,8 +147,8 @@ class Child:
     sock: socket.socket
     layers: list[dict[str, Any]] = field(default_factory=list)
     alive: bool = True
-    # Answers still owed to a request of several runs whose reader stopped early:
-    # (request id, index of the next answer, how many are still to come).
+    # Answers still owed to a request of several runs: (request id, index of the next
+    # answer, how many runs it has); None when nothing is owed.
     owed: tuple[int, int, int] | None = None
 
     def request(self, message: dict[str, Any], limits: Limits) -> dict[str, Any]:
@@ -192,15 +192,28 @@ class Child:
         except protocol.ProtocolError as error:
             self._fail("malformed", f"sent back malformed data ({error})")
 
+    def send_each(self, message: dict[str, Any], count: int, limits: Limits) -> int:
+        """Send a request of ``count`` runs, each answered on its own; return its id."""
+        ident = self.send(message, limits)
+        self.owed = (ident, 0, count)
+        return ident
+
+    def owed_answer(self, limits: Limits) -> dict[str, Any]:
+        """The next answer owed to the request of several runs."""
+        assert self.owed is not None
+        ident, index, count = self.owed
+        answer = self.answer(ident, limits, index)
+        failed = not (isinstance(answer, dict) and answer.get("ok") is True)
+        done = failed or index + 1 == count  # nothing runs after a failure
+        self.owed = None if done else (ident, index + 1, count)
+        return answer
+
     def settle(self, limits: Limits) -> None:
         """Read and drop the answers still owed to an earlier request of several runs (its
         check stopped reading at a failure): the child runs them anyway, so the next request
         waits for them, each within one call's budget. What they do is nobody's verdict."""
         while self.owed is not None:
-            ident, index, left = self.owed
-            answer = self.answer(ident, limits, index)
-            done = left == 1 or answer.get("ok") is not True  # nothing runs after a failure
-            self.owed = None if done else (ident, index + 1, left - 1)
+            self.owed_answer(limits)
 
     def _ended(self, limits: Limits) -> NoReturn:
         """The child went away: say how."""
@@ -383,25 +396,20 @@ class SubmissionSandbox:
             "runs": [{"probe": probe, "inputs": inputs, "no_grad": no_grad} for inputs in each],
             "output_limit": limits.output_kib * 1024,
         }
-        ident = child.send(request, limits)
-        child.owed = (ident, 0, len(each))
+        ident = child.send_each(request, len(each), limits)
         for index, function in enumerate(functions):
-            if child.owed != (ident, index, len(each) - index):
+            if child.owed is None or child.owed[:2] != (ident, index):
                 raise RuntimeError("another request went to this child between two answers")
             try:
-                answer = child.answer(ident, limits, index)
+                answer = child.owed_answer(limits)
             except SandboxFailure as failure:
                 if failure.kind in ("timeout", "cpu"):
                     self.timed_out.add((exercise, function))
                 raise
-            child.owed = (
-                (ident, index + 1, len(each) - index - 1) if index + 1 < len(each) else None
-            )
             try:
                 reply = self._reply(answer, PROBES[probe].reply)
             except StudentError as error:
-                child.owed = None  # the child runs nothing after a failure
-                yield error
+                yield error  # the child ran nothing after it
                 return
             yield reply
 
