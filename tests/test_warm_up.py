@@ -17,7 +17,7 @@ from tests.helpers import ROOT
 # solutions, after the warm-up; then which modules that imported.
 _SCRIPT = """
 import json, sys
-from grader.sandbox.inside import deferred_dynamo, probes, watch, zygote
+from grader.sandbox.inside import deferred_imports, probes, watch, zygote
 zygote.prepare()
 watch.install()
 probes.load(["grader.checks.probes"])
@@ -44,7 +44,9 @@ ex3_module.count_parameters(ex3_module.OurFirstNeuralNetwork())
 probes.describe_figure(ex4_training.plot_predictions(model, x_test, y_test))
 solutions = {"ex1_forward", "ex2_backward", "ex3_module", "ex4_training"}
 new = sorted(set(sys.modules) - before - solutions)
-print(json.dumps({"new": new, "dynamo_deferred": deferred_dynamo.deferred(), "frozen": frozen}))
+deferred = [deferred_imports.deferred(deferred_imports.DYNAMO),
+            deferred_imports.deferred(deferred_imports.SHAPES)]
+print(json.dumps({"new": new, "deferred": deferred, "frozen": frozen}))
 """
 
 
@@ -54,36 +56,58 @@ def test_a_grading_imports_nothing_the_warm_up_did_not():
     )
     report = json.loads(done.stdout.splitlines()[-1])
     assert report["new"] == []
-    assert report["dynamo_deferred"]  # an optimizer step no longer needs the compiler
+    # an optimizer step no longer needs the compiler, nor an explicit gradient sympy
+    assert report["deferred"] == [True, True]
     assert report["frozen"]  # what the warm-up loaded is left out of garbage collections
 
 
 _DEFERRED = """
 import inspect, json, sys, torch
-from grader.sandbox.inside import deferred_dynamo
-deferred_dynamo.install()
+from grader.sandbox.inside import deferred_imports
+deferred_imports.install()
+NAME = deferred_imports.MODULE
 inspect.getmodule(torch.ones)  # walks sys.modules asking each for __file__: no use
-torch._dynamo.graph_break()
-states = [deferred_dynamo.deferred()]
+torch._dynamo.graph_break()  # answered by the stand-ins themselves
+leaf = torch.ones(3, requires_grad=True)
+(leaf * 2).backward(torch.ones(3))
+states = [deferred_imports.deferred(NAME), leaf.grad.tolist() == [2.0, 2.0, 2.0]]
 USE
-print(json.dumps(states + [deferred_dynamo.deferred(), type(torch._dynamo).__name__]))
+module = sys.modules[NAME]
+states += [deferred_imports.deferred(NAME), type(module).__name__, eval(NAME) is module]
+print(json.dumps(states))
 """
+_DYNAMO, _SHAPES = "DYNAMO", "SHAPES"
 
 
 @pytest.mark.parametrize(
-    "use",
+    ("module", "use", "imported"),
     [
-        "import torch._dynamo.config; states.append(torch._dynamo.config.cache_size_limit > 0)",
-        "states.append(callable(torch._dynamo.reset))",
-        "from torch._dynamo import reset; states.append(callable(reset))",
-        "f = torch.compile(lambda x: x + 1, backend='eager')\n"
-        "states.append(f(torch.ones(1)).item() == 2)",
+        (_DYNAMO, "import torch._dynamo.config\n"
+                  "states.append(torch._dynamo.config.cache_size_limit > 0)", True),
+        (_DYNAMO, "states.append(callable(torch._dynamo.reset))", True),
+        (_DYNAMO, "from torch._dynamo import reset; states.append(callable(reset))", True),
+        (_DYNAMO, "f = torch.compile(lambda x: x + 1, backend='eager')\n"
+                  "states.append(f(torch.ones(1)).item() == 2)", True),
+        (_DYNAMO, "torch.optim.Adam([leaf], lr=0.1).step(); states.append(True)", False),
+        (_SHAPES, "from torch.fx.experimental.symbolic_shapes import ShapeEnv\n"
+                  "states.append(callable(ShapeEnv))", True),
+        (_SHAPES, "shapes = torch.fx.experimental.symbolic_shapes\n"
+                  "states.append(shapes.guard_or_false(True))", True),
+        (_SHAPES, "x = torch.zeros(2, 3, requires_grad=True)\n"
+                  "g, = torch.autograd.grad((x * 3).sum(1), x, torch.ones(2))\n"
+                  "states.append(bool((g == 3).all()))", False),
+        (_SHAPES, "try:\n    (leaf * 2).backward(torch.ones(4))\nexcept RuntimeError as e:\n"
+                  "    states.append('Mismatch in shape' in str(e))", False),
     ],
-    ids=["submodule", "attribute", "from-import", "compile"],
-)
-def test_the_compiler_is_there_when_something_needs_it(use):
-    script = _DEFERRED.replace("USE", use)
+    ids=["dynamo-submodule", "dynamo-attribute", "dynamo-from-import", "dynamo-compile",
+         "dynamo-optimizer-step", "shapes-from-import", "shapes-attribute",
+         "shapes-explicit-gradient", "shapes-wrong-gradient"],
+)  # fmt: skip
+def test_a_deferred_module_is_there_when_something_needs_it(module, use, imported):
+    script = _DEFERRED.replace("MODULE", module).replace("USE", use)
     done = subprocess.run(
         [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True
     )
-    assert json.loads(done.stdout.splitlines()[-1]) == [True, True, False, "module"]
+    assert json.loads(done.stdout.splitlines()[-1]) == [
+        True, True, True, not imported, "module" if imported else "_Deferred", True
+    ]  # fmt: skip

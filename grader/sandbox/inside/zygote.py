@@ -36,7 +36,7 @@ from typing import Any
 import torch
 
 from grader.sandbox.confine import apply as isolation
-from grader.sandbox.inside import child, deferred_dynamo, probes, watch
+from grader.sandbox.inside import child, deferred_imports, probes, watch
 from grader.sandbox.inside.scratch import make_scratch_root
 
 _PR_SET_PDEATHSIG = 1
@@ -62,7 +62,7 @@ def prepare() -> None:
     this once for both."""
     import importlib
 
-    deferred_dynamo.install()  # before the first optimizer step would import it
+    deferred_imports.install()  # before an optimizer step or an explicit gradient imports them
     torch.set_num_threads(1)
     for name in PRELOADED:
         importlib.import_module(name)
