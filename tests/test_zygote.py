@@ -1,8 +1,10 @@
 """The zygote hands out confined children; ending one never touches another."""
 
 import os
+from pathlib import Path
 
 from grader.grading.session import sandbox
+from grader.sandbox.inside.zygote import HUGE_PAGES_AFTER_SPAWNS
 
 
 def _answers(child, limits) -> bool:
@@ -31,3 +33,27 @@ def test_ending_one_child_leaves_the_others_running(course):
         assert _answers(second, limits)  # held by the grader, so spared by both sweeps
         second.kill()
         assert not _alive(second.pid)
+
+
+def _huge_kib(pid: int) -> int:
+    with open(f"/proc/{pid}/smaps_rollup") as rollup:
+        line = next(line for line in rollup if line.startswith("AnonHugePages:"))
+    return int(line.split()[1])
+
+
+def test_a_zygote_serving_a_batch_forks_from_huge_pages(course):
+    limits = course.exercise("ex1_forward").limits
+    with sandbox(course) as zygote:
+        spawned = []
+        for _ in range(HUGE_PAGES_AFTER_SPAWNS - 1):
+            spawned.append(zygote.spawn(limits, None))
+        before = _huge_kib(zygote.process.pid)  # one grading's worth: not worth collapsing
+        spawned.append(zygote.spawn(limits, None))  # collapses while this one is used
+        spawned.append(zygote.spawn(limits, None))  # answered once the collapse is done
+        assert _answers(spawned[-1], limits)  # forked from huge pages, and it works
+        after = _huge_kib(zygote.process.pid)
+        for child in spawned:
+            child.release()
+    assert before == 0
+    if Path("/sys/kernel/mm/transparent_hugepage/enabled").exists():  # a kernel with THP
+        assert after > 64 * 1024  # most of the ~180 MiB it holds

@@ -36,11 +36,14 @@ from typing import Any
 import torch
 
 from grader.sandbox.confine import apply as isolation
-from grader.sandbox.inside import child, deferred_imports, probes, watch
+from grader.sandbox.inside import child, deferred_imports, huge_pages, probes, watch
 from grader.sandbox.inside.scratch import make_scratch_root
 
 _PR_SET_PDEATHSIG = 1
 _PR_SET_CHILD_SUBREAPER = 36
+# A zygote that has forked this many children (two submissions' worth) is serving a batch:
+# its memory is then collapsed into huge pages, which pays for itself within ~30 forks.
+HUGE_PAGES_AFTER_SPAWNS = 8
 # Imported once here so that every child inherits them ready (speed). Any other module of the
 # interpreter still imports in the child; only on a host that can drop the uid but has no mount
 # namespace to reveal an interpreter the uid cannot reach (pyenv under /root) is this the list.
@@ -123,6 +126,7 @@ def main(control_fd: int, probe_modules: tuple[str, ...]) -> None:
     spare: _Spare | None = None
     handed_over: set[int] = set()  # children the grader holds and has not ended yet
     settings: dict[str, Any] | None = None  # of the last spawn: the spare is made alike
+    spawns = 0
     try:
         while True:
             message = control.recv(65536)
@@ -143,6 +147,9 @@ def main(control_fd: int, probe_modules: tuple[str, ...]) -> None:
                 spare.socket.close()
                 handed_over.add(spare.pid)
                 spare = None
+                spawns += 1
+                if spawns == HUGE_PAGES_AFTER_SPAWNS:  # while the grader works with that child
+                    huge_pages.collapse()
             else:  # kill (answer how it ended) or release (no answer)
                 handed_over.discard(request["pid"])
                 keep = handed_over | ({spare.pid} if spare else set())
