@@ -185,12 +185,8 @@ def _copied(value: Any) -> Any:
 
 
 class _InProcessSession(GradingSession):
-    def open(self, submission: Submission) -> Any:
-        self.started[submission.student] = time.perf_counter()
+    def sandbox_for(self, submission: Submission) -> Any:
         return _InProcess(submission)
-
-    def close(self, submission: Submission, sandbox: Any) -> None:
-        self.finish(submission)
 
 
 def run_in_process(paths: list[Path]) -> float:

@@ -21,7 +21,6 @@ import torch
 from grader.grading.expect import Expect
 from grader.grading.plugin import SESSION, GradingSession
 from grader.grading.student import CheckFailure, Student
-from grader.sandbox.host.client import SubmissionSandbox
 
 
 def _session(request: pytest.FixtureRequest) -> GradingSession:
@@ -39,26 +38,19 @@ def _generator(request: pytest.FixtureRequest | pytest.Function) -> torch.Genera
     return request.config.stash[SESSION].generator(f"{exercise}.{check}")
 
 
-@pytest.fixture(scope="session")
-def submission(request: pytest.FixtureRequest) -> SubmissionSandbox:
-    session = _session(request)
-    sandbox = session.open(request.param)
-    yield sandbox
-    session.close(request.param, sandbox)
-
-
 @pytest.fixture
-def student(request: pytest.FixtureRequest, submission: SubmissionSandbox) -> Student:
+def student(request: pytest.FixtureRequest) -> Student:
     exercise, check = _ids(request)
     session = _session(request)
+    assert session.current is not None, "checks run only for a submission"
+    sandbox = session.current.sandbox
     course_exercise = session.course.exercise(exercise)
-    proven = session.proven(request.node.callspec.params["submission"].student, exercise)
     return Student(
-        submission,
+        sandbox,
         course_exercise,
         course_exercise.check(check),
-        submission.sources.get(exercise),
-        proven,
+        sandbox.sources.get(exercise),
+        session.proven(exercise),
     )
 
 

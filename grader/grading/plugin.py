@@ -1,10 +1,12 @@
 """The pytest plugin that turns hidden-check outcomes into grades.
 
 Shaped like pytest's own junitxml: outcomes are collected in
-``pytest_runtest_logreport`` and written in ``pytest_sessionfinish``. One pytest session
-grades a list of submissions: ``pytest_generate_tests`` parametrizes every check with
-the submissions (session scope, so pytest runs all checks of one submission before the
-next and keeps one sandbox alive at a time).
+``pytest_runtest_logreport`` and handed on as each submission's checks are done. One
+pytest session grades a stream of submissions, read as it goes (a batch worker's whole
+life): the checks are collected once, and ``pytest_runtestloop`` runs them all, through
+pytest's own run-test protocol, for one submission after another, with one sandbox
+alive at a time. Collecting and configuring a session costs about 0.2 s, which a
+session per submission (or per few) would pay again and again.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import sys
 import time
 import traceback
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
@@ -35,11 +37,21 @@ SESSION = pytest.StashKey["GradingSession"]()
 
 
 @dataclass
+class Running:
+    """The submission whose checks are running: its sandbox, and what they found so far."""
+
+    submission: Submission
+    sandbox: SubmissionSandbox
+    started: float
+    outcomes: list[Outcome] = field(default_factory=list)
+
+
+@dataclass
 class GradingSession:
     """Everything the checks of one pytest session share."""
 
     course: Course
-    submissions: list[Submission]
+    submissions: Iterable[Submission]  # read one at a time, as the last one is done
     exercises: list[str]
     seed: int
     zygote: Zygote
@@ -48,13 +60,9 @@ class GradingSession:
     host_layers: list[dict[str, Any]]
     references: dict[str, ModuleType] = field(default_factory=dict)
     memo: dict[Any, Any] = field(default_factory=dict)
-    outcomes: dict[str, list[Outcome]] = field(default_factory=dict)
-    started: dict[str, float] = field(default_factory=dict)
-    protections: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     internal_errors: list[str] = field(default_factory=list)
-    finished: set[str] = field(default_factory=set)
     collect_figures: bool = False  # gather the data of feedback figures after the checks
-    figure_data: dict[str, dict[str, Any]] = field(default_factory=dict)
+    current: Running | None = None
 
     def reference(self, exercise: str) -> ModuleType:
         """The reference solution of ``exercise``, imported once, in this trusted process."""
@@ -62,11 +70,12 @@ class GradingSession:
             self.references[exercise] = load_reference(self.course, exercise)
         return self.references[exercise]
 
-    def proven(self, student: str, exercise: str) -> frozenset[str]:
+    def proven(self, exercise: str) -> frozenset[str]:
         """The graded functions of ``exercise`` whose own checks (those that judge it alone)
-        have all run and passed for ``student`` so far; checks run in file order, so a
-        function's own come before its callers'."""
-        passed = {(o.exercise, o.check) for o in self.outcomes.get(student, []) if o.passed}
+        have all run and passed for the running submission so far; checks run in file
+        order, so a function's own come before its callers'."""
+        assert self.current is not None
+        passed = {(o.exercise, o.check) for o in self.current.outcomes if o.passed}
         course_exercise = self.course.exercise(exercise)
         proven = set()
         for function in course_exercise.graded_functions:
@@ -79,50 +88,50 @@ class GradingSession:
         """Random inputs of a check: from the session's seed, independent of check order."""
         return torch.Generator().manual_seed(zlib.crc32(f"{self.seed}:{check}".encode()))
 
-    def open(self, submission: Submission) -> SubmissionSandbox:
-        self.started[submission.student] = time.perf_counter()
+    def sandbox_for(self, submission: Submission) -> SubmissionSandbox:
         return SubmissionSandbox(
             self.zygote, submission.sources, self.uid, submission.problems, self.seed
         )
 
-    def close(self, submission: Submission, sandbox: SubmissionSandbox) -> None:
-        """All checks of ``submission`` have run: stop its sandbox and hand on its grade."""
+    def open(self, submission: Submission) -> None:
+        """``submission``'s checks are about to run: start its sandbox."""
+        started = time.perf_counter()
+        self.current = Running(submission, self.sandbox_for(submission), started)
+
+    def abandon(self) -> None:
+        """The grader stopped in the middle of a submission: no grade, only its sandbox ended
+        (a resumed batch grades it again)."""
+        running, self.current = self.current, None
+        if running is not None:
+            running.sandbox.close()
+
+    def close(self) -> None:
+        """All checks of the running submission have run: stop its sandbox and hand on its
+        grade, scored from their outcomes."""
+        running, self.current = self.current, None
+        assert running is not None
+        submission, sandbox = running.submission, running.sandbox
+        extra: dict[str, Any] = {"host": socket.gethostname()}
         try:
             collect = course_hook("figures", "collect") if self.collect_figures else None
             if collect is not None:
-                self.figure_data[submission.student] = collect(
-                    sandbox, self.course, self.reference, self.exercises
-                )
+                extra["figures"] = collect(sandbox, self.course, self.reference, self.exercises)
         finally:  # the zygote keeps the children the grader holds: always hand them back
             sandbox.close()
-        self.protections[submission.student] = sandbox.layers
-        self.finish(submission)
-
-    def finish(self, submission: Submission) -> None:
-        """Score ``submission`` once, from the outcomes collected so far."""
-        if submission.student in self.finished:
-            return
-        self.finished.add(submission.student)
-        started = self.started.get(submission.student, time.perf_counter())
-        protections = self.protections.get(submission.student) or self.host_layers
+        protections = sandbox.layers or self.host_layers
         self.on_grade(
             score(
                 self.course,
                 self.exercises,
-                self.outcomes.get(submission.student, []),
+                running.outcomes,
                 student=submission.student,
                 seed=self.seed,
                 grader_version=__version__,
                 protections=tuple(protections),
                 isolation=reduced_isolation(protections),
-                seconds=time.perf_counter() - started,
+                seconds=time.perf_counter() - running.started,
                 notes=submission.notes,
-                extra={"host": socket.gethostname()}
-                | (
-                    {"figures": self.figure_data[submission.student]}
-                    if submission.student in self.figure_data
-                    else {}
-                ),
+                extra=extra,
             )
         )
 
@@ -145,15 +154,27 @@ class GradingPlugin:
         for exercise in self.session.course.exercises:
             config.addinivalue_line("markers", f"{exercise.id}: {exercise.title}")
 
-    def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
-        if "submission" in metafunc.fixturenames:
-            metafunc.parametrize(
-                "submission",
-                self.session.submissions,
-                ids=[s.student for s in self.session.submissions],
-                indirect=True,
-                scope="session",
-            )
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtestloop(self, session: pytest.Session) -> bool:
+        """Run every collected check for each submission in turn, as pytest would run them
+        once: a check is a test, each run of it a test run with its own report."""
+        if session.testsfailed:  # a check module could not be collected: a grader bug
+            raise session.Interrupted(f"{session.testsfailed} errors during collection")
+        items = session.items
+        for submission in self.session.submissions:
+            self.session.open(submission)
+            try:
+                for index, item in enumerate(items):
+                    item._initrequest()  # fresh fixtures for this run, as pytest-rerunfailures
+                    nextitem = items[index + 1] if index + 1 < len(items) else None
+                    item.config.hook.pytest_runtest_protocol(item=item, nextitem=nextitem)
+                    if session.shouldstop:
+                        raise session.Interrupted(session.shouldstop)
+            except BaseException:
+                self.session.abandon()
+                raise
+            self.session.close()
+        return True
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_makereport(
@@ -174,11 +195,9 @@ class GradingPlugin:
             start=call.start,
             stop=call.stop,
         )
-        submission = getattr(item, "callspec", None) and item.callspec.params.get("submission")
-        if submission is None:  # not a check of a submission (a helper test): not graded
+        if self.session.current is None:  # not a check of a submission: not graded
             return report
         report.grader_check = (_exercise_of(item), item.originalname.removeprefix("test_"))
-        report.grader_student = submission.student
         report.grader_feedback = error.feedback if isinstance(error, CheckFailure) else None
         students = [value for value in item.funcargs.values() if isinstance(value, Student)]
         report.grader_carried = tuple(students[0].stood_in.items()) if students else ()
@@ -188,14 +207,15 @@ class GradingPlugin:
         return report
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        if not hasattr(report, "grader_check"):
+        running = self.session.current
+        if running is None or not hasattr(report, "grader_check"):
             return
         if report.when == "call" or (report.when == "setup" and not report.passed):
             exercise, check = report.grader_check
             internal = getattr(report, "grader_internal", None)
             if internal:
                 self.session.internal_errors.append(
-                    f"{report.grader_student} {exercise}.{check}:\n{internal}"
+                    f"{running.submission.student} {exercise}.{check}:\n{internal}"
                 )
             feedback = report.grader_feedback or (
                 Feedback(
@@ -206,7 +226,7 @@ class GradingPlugin:
                 if not report.passed
                 else None
             )
-            self.session.outcomes.setdefault(report.grader_student, []).append(
+            running.outcomes.append(
                 Outcome(
                     exercise=exercise,
                     check=check,
@@ -217,12 +237,6 @@ class GradingPlugin:
                     carried_forward=getattr(report, "grader_carried", ()),
                 )
             )
-
-    def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        # Grades are handed on as each submission's sandbox closes; this scores any that
-        # never got that far, so that every submission gets a grade.
-        for submission in self.session.submissions:
-            self.session.finish(submission)
 
 
 def _exercise_of(item: pytest.Item) -> str:

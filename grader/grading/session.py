@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import ModuleType
@@ -59,7 +59,7 @@ class ReferenceCache:
 
 def grade_submissions(
     course: Course,
-    submissions: list[Submission],
+    submissions: Iterable[Submission],
     seed: int,
     zygote: Zygote,
     exercises: list[str] | None = None,
@@ -67,16 +67,19 @@ def grade_submissions(
     figures: bool = False,
     cache: ReferenceCache | None = None,
 ) -> list[Grade]:
-    """Grade ``submissions`` with the hidden checks; return their grades in order.
+    """Grade ``submissions`` with the hidden checks, in one pytest session; return their
+    grades in order.
 
-    This trusted process runs the checks and holds the reference solutions; each
-    submission's code runs in a confined child forked from ``zygote``, which holds
-    nothing secret. With ``figures``, each grade also carries the data of its feedback
-    figures (grader/checks/figures.py). ``cache`` carries reference results over from
-    earlier calls.
+    ``submissions`` may be a stream, read one at a time as the last one is graded (a
+    batch worker's whole life): ``on_grade`` then hands each grade on as it is done. This
+    trusted process runs the checks and holds the reference solutions; each submission's
+    code runs in a confined child forked from ``zygote``, which holds nothing secret.
+    With ``figures``, each grade also carries the data of its feedback figures
+    (grader/checks/figures.py). ``cache`` carries reference results over from earlier
+    calls.
     """
-    if not submissions:  # pytest would parametrize the checks with nothing and stop
-        return []
+    if isinstance(submissions, list) and not submissions:
+        return []  # nothing to grade: not worth starting pytest
     cache = cache or ReferenceCache()
     grades: list[Grade] = []
 
@@ -103,5 +106,4 @@ def grade_submissions(
         print(f"grader: internal error in a check (a grader bug):\n{error}", file=sys.stderr)
     if code not in (0, 1):  # 0: all checks passed, 1: some failed; anything else is ours
         raise RuntimeError(f"the hidden checks could not run (pytest exit code {code})")
-    by_student = {grade.student: grade for grade in grades}
-    return [by_student[submission.student] for submission in submissions]
+    return grades

@@ -1,8 +1,8 @@
 """A batch worker: grades the chunks of submissions ``grader batch`` sends it.
 
-Started as ``python -m grader.grading.worker SETTINGS_JSON``. It owns a zygote for its whole
-life and runs one pytest session per chunk. Protocol with the coordinator (trusted on
-both sides), one JSON object per line:
+Started as ``python -m grader.grading.worker SETTINGS_JSON``. It owns a zygote and one
+pytest session for its whole life: the session reads the next chunk when it has graded the
+last. Protocol with the coordinator (trusted on both sides), one JSON object per line:
 
 - stdin: ``{"paths": [...]}`` per chunk; end of input means stop.
 - messages: ``{"ready": true}`` once, ``{"graded": student, "score": x, "max_score": y}``
@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -30,8 +31,8 @@ def main(settings: dict[str, Any]) -> int:
     messages: TextIO = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)  # stray prints must not corrupt the message stream
     from grader.course import load_course
-    from grader.grading.session import ReferenceCache, grade_submissions, sandbox
-    from grader.grading.submission import load_submission
+    from grader.grading.session import grade_submissions, sandbox
+    from grader.grading.submission import Submission, load_submission
     from grader.reports.writers import write_feedback, write_json
     from grader.results import Grade
 
@@ -48,22 +49,24 @@ def main(settings: dict[str, Any]) -> int:
             write_feedback(out / grade.student / "feedback.html", grade)
         send({"graded": grade.student, "score": grade.score, "max_score": grade.max_score})
 
-    cache = ReferenceCache()  # the whole batch has one seed: reference results computed once
-    with sandbox(course, settings["require_isolation"], started) as zygote:
+    def chunks() -> Iterator[Submission]:
+        """The submissions of each chunk the coordinator sends, read when the last is done."""
         send({"ready": True})
         for line in sys.stdin:
-            submissions = [load_submission(Path(path), ids) for path in json.loads(line)["paths"]]
-            grade_submissions(
-                course,
-                submissions,
-                settings["seed"],
-                zygote,
-                settings["exercises"],
-                finished,
-                figures=settings["feedback"],
-                cache=cache,
-            )
-            send({"done": True})
+            for path in json.loads(line)["paths"]:
+                yield load_submission(Path(path), ids)
+            send({"done": True})  # graded by now: the session asks for the next only then
+
+    with sandbox(course, settings["require_isolation"], started) as zygote:
+        grade_submissions(
+            course,
+            chunks(),
+            settings["seed"],  # the whole batch has one: reference results computed once
+            zygote,
+            settings["exercises"],
+            finished,
+            figures=settings["feedback"],
+        )
     return 0
 
 
