@@ -1,10 +1,11 @@
 """``grader batch DIR --out OUT``: grade a whole class on every core.
 
 Each sub-folder or .zip of DIR is one student (its name is the student id). Workers
-(grader/grading/worker.py, one per core by default, each with its own sandbox zygote) take
-chunks of students from a queue, so a slow or hostile submission delays only its own
-chunk. Results go to OUT/<student>/results.json as they come; OUT/grades.csv is
-written from all results at the end. Students with results are skipped unless --force.
+(grader/grading/worker.py, one per core by default, each with its own sandbox zygote and
+pytest session) take students one at a time from a queue, so a slow or hostile submission
+delays only itself and the workers finish together. Results go to
+OUT/<student>/results.json as they come; OUT/grades.csv is written from all results at the
+end. Students with results are skipped unless --force.
 """
 
 from __future__ import annotations
@@ -169,17 +170,11 @@ def usable_cores(cpu_max: Path = Path("/sys/fs/cgroup/cpu.max")) -> int:
     return cores
 
 
-def _chunks(paths: list[Path], jobs: int) -> deque[list[Path]]:
-    # Small enough to balance the workers, large enough to amortise a pytest session.
-    size = max(1, min(8, len(paths) // (jobs * 3)))
-    return deque(paths[i : i + size] for i in range(0, len(paths), size))
-
-
 def _run_workers(
     todo: list[Path], jobs: int, settings: dict[str, Any], progress: Progress
 ) -> list[Path]:
     """Grade ``todo`` on ``jobs`` workers; return the submissions no worker could grade."""
-    queue = _chunks(todo, jobs)
+    queue = deque([path] for path in todo)  # one student a message: they spread out evenly
     retried: set[Path] = set()
     failed: list[Path] = []
     selector = selectors.DefaultSelector()
