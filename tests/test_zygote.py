@@ -4,6 +4,7 @@ import os
 from pathlib import Path
 
 from grader.grading.session import sandbox
+from grader.sandbox.host.client import SubmissionSandbox
 from grader.sandbox.inside.zygote import HUGE_PAGES_AFTER_SPAWNS
 
 
@@ -57,3 +58,24 @@ def test_a_zygote_serving_a_batch_forks_from_huge_pages(course):
     assert before == 0
     if Path("/sys/kernel/mm/transparent_hugepage/enabled").exists():  # a kernel with THP
         assert after > 64 * 1024  # most of the ~180 MiB it holds
+
+
+_DRAWS = """
+import random, numpy, torch
+def draw():
+    return [torch.randn(3), float(numpy.random.rand()), random.random()]
+"""
+
+
+def test_the_same_grading_seed_gives_a_submission_the_same_random_numbers(course):
+    limits = course.exercise("ex1_forward").limits
+    inputs = {"function": "draw", "args": [], "kwargs": {}}
+    with sandbox(course) as zygote:
+        draws = []
+        for seed in (5, 5, 6):
+            submission = SubmissionSandbox(zygote, {"ex1_forward": _DRAWS}, None, seed=seed)
+            draws.append(submission.run("ex1_forward", "call", inputs, limits).result["value"])
+            submission.close()
+    (first, same, other) = ([t.tolist(), *rest] for t, *rest in draws)
+    assert first == same  # torch, numpy and random alike
+    assert all(a != b for a, b in zip(first, other, strict=True))
