@@ -35,7 +35,14 @@ import numpy as np
 import pytest
 import torch
 
-from grader.sandbox.confine.apply import Confinement, confine, host_layers, readable_paths
+from grader.sandbox.confine.apply import (
+    Confinement,
+    Prepared,
+    confine,
+    host_layers,
+    prepare,
+    readable_paths,
+)
 
 torch.set_num_threads(1)  # before any tensor operation, or forked children deadlock
 
@@ -44,6 +51,7 @@ PROJECT_FILE = Path(__file__).resolve().parents[1] / "pyproject.toml"
 HOST = {layer.name: layer for layer in host_layers(want_uid=True)}
 DROP_UID = HOST["uid"].active
 READABLE = readable_paths()
+PREPARED = prepare()  # as the zygote does, once for all its children
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.syscall.restype = ctypes.c_long
 # Orphaned grandchildren (the child's own children) are reparented to this process, not to an
@@ -92,6 +100,12 @@ def _warm() -> None:
 _warm()
 
 
+@pytest.fixture(params=["compiled once", "built in the child"])
+def filter_from(request: pytest.FixtureRequest) -> Prepared | None:
+    """The seccomp filter as the zygote's children get it, and as built by the child itself."""
+    return PREPARED if request.param == "compiled once" else None
+
+
 def need(*layers: str) -> pytest.MarkDecorator:
     """Skip unless the host offers every named layer."""
     missing = [f"{n}: {HOST[n].detail}" for n in layers if not HOST[n].active]
@@ -124,12 +138,12 @@ def _send(fd: int, payload: dict[str, Any]) -> None:
         data = data[os.write(fd, data) :]
 
 
-def _child(conf: Confinement, attack: Callable[[], Any], w: int) -> None:
+def _child(conf: Confinement, prepared: Prepared | None, attack: Callable[[], Any], w: int) -> None:
     """Runs in the forked child; never returns."""
     code = 4
     try:
         try:
-            layers = confine(conf)
+            layers = confine(conf, prepared)
         except BaseException as exc:
             _send(w, {"confine_error": f"{type(exc).__name__}: {exc}"})
             code = 3
@@ -162,9 +176,14 @@ def _reap_group(pgid: int) -> None:
 
 
 def run_confined(
-    attack: Callable[[], Any], scratch: Path, timeout: float = 10.0, **limits: int
+    attack: Callable[[], Any],
+    scratch: Path,
+    timeout: float = 10.0,
+    prepared: Prepared | None = PREPARED,
+    **limits: int,
 ) -> Run:
-    """Fork, confine the child with `limits`, run `attack` in it, always kill and reap it."""
+    """Fork, confine the child with `limits`, run `attack` in it, always kill and reap it.
+    ``prepared``: as a zygote's children are (None: the child works everything out itself)."""
     settings = {
         "memory_bytes": 512 << 20,
         "cpu_seconds": 10,
@@ -178,7 +197,7 @@ def run_confined(
     pid = os.fork()
     if pid == 0:
         os.close(r)
-        _child(conf, attack, w)
+        _child(conf, prepared, attack, w)
     os.close(w)
     status, timed_out = None, False
     try:
@@ -298,7 +317,7 @@ def test_cannot_write_outside_scratch(scratch: Path, outside: Path) -> None:
 
 
 @need("seccomp")
-def test_cannot_connect_to_loopback(scratch: Path) -> None:
+def test_cannot_connect_to_loopback(scratch: Path, filter_from: Prepared | None) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
         listener.bind(("127.0.0.1", 0))
         listener.listen()
@@ -314,7 +333,7 @@ def test_cannot_connect_to_loopback(scratch: Path) -> None:
                     outcome[address] = type(exc).__name__
             return outcome
 
-        run = run_confined(attack, scratch)
+        run = run_confined(attack, scratch, prepared=filter_from)
         listener.setblocking(False)
         with pytest.raises(BlockingIOError):
             listener.accept()  # nobody came
@@ -324,7 +343,7 @@ def test_cannot_connect_to_loopback(scratch: Path) -> None:
 
 
 @need("seccomp")
-def test_cannot_signal_parent(scratch: Path) -> None:
+def test_cannot_signal_parent(scratch: Path, filter_from: Prepared | None) -> None:
     received: list[int] = []
     previous = signal.signal(signal.SIGUSR1, lambda signum, frame: received.append(signum))
     parent = os.getpid()
@@ -339,6 +358,7 @@ def test_cannot_signal_parent(scratch: Path) -> None:
             # Signal 0 only probes: were it let through, SIGUSR1 would hit the whole test group.
             ("killpg", lambda: os.killpg(os.getpgid(parent), 0)),
             ("probe", lambda: os.kill(parent, 0)),
+            ("itself", lambda: os.kill(os.getpid(), 0)),  # the one pid it may signal
         ):
             try:
                 send()
@@ -351,7 +371,7 @@ def test_cannot_signal_parent(scratch: Path) -> None:
         return outcome
 
     try:
-        run = run_confined(attack, scratch)
+        run = run_confined(attack, scratch, prepared=filter_from)
         time.sleep(0.01)
     finally:
         signal.signal(signal.SIGUSR1, previous)
@@ -359,6 +379,7 @@ def test_cannot_signal_parent(scratch: Path) -> None:
         "kill": "PermissionError",
         "killpg": "PermissionError",
         "probe": "PermissionError",
+        "itself": "sent",
         "tgkill": "EPERM",
     }, run
     assert not received
@@ -366,7 +387,7 @@ def test_cannot_signal_parent(scratch: Path) -> None:
 
 
 @need("seccomp")
-def test_cannot_ptrace_or_read_parent_memory(scratch: Path) -> None:
+def test_cannot_ptrace_or_read_parent_memory(scratch: Path, filter_from: Prepared | None) -> None:
     parent = os.getpid()
     ptrace_attach = 16
 
@@ -386,7 +407,7 @@ def test_cannot_ptrace_or_read_parent_memory(scratch: Path) -> None:
         outcome["process_vm_readv"] = [res, ctypes.get_errno()]
         return outcome
 
-    run = run_confined(attack, scratch)
+    run = run_confined(attack, scratch, prepared=filter_from)
     assert run.result == {
         "ptrace": [-1, errno.EPERM],
         "process_vm_readv": [-1, errno.EPERM],
@@ -455,7 +476,7 @@ _RAW_FORKS = {"x86_64": {"fork": 57, "vfork": 58}}.get(platform.machine(), {})
 
 
 @need("seccomp")
-def test_no_new_processes(scratch: Path) -> None:
+def test_no_new_processes(scratch: Path, filter_from: Prepared | None) -> None:
     def raw(number: int) -> Callable[[], int]:
         def call() -> int:
             pid = _libc.syscall(number)
@@ -484,7 +505,7 @@ def test_no_new_processes(scratch: Path) -> None:
                 outcome[name] = errno.errorcode.get(exc.errno or 0, str(exc))
         return outcome
 
-    run = run_confined(attack, scratch)
+    run = run_confined(attack, scratch, prepared=filter_from)
     # EPERM is seccomp's answer; Landlock refusing to execute /bin/true would be EACCES.
     assert run.result == dict.fromkeys(starts, "EPERM"), run
     run.assert_active("seccomp")
@@ -512,7 +533,7 @@ def test_file_size_budget(scratch: Path) -> None:
 
 
 @need("seccomp")
-def test_cannot_leave_process_group(scratch: Path) -> None:
+def test_cannot_leave_process_group(scratch: Path, filter_from: Prepared | None) -> None:
     def try_leave() -> dict[str, str]:
         outcome = {}
         for name, call in (("setsid", os.setsid), ("setpgid", lambda: os.setpgid(0, 0))):
@@ -526,7 +547,7 @@ def test_cannot_leave_process_group(scratch: Path) -> None:
     def attack() -> dict[str, Any]:
         return {"leads_own_group": os.getpgrp() == os.getpid(), "child": try_leave()}
 
-    run = run_confined(attack, scratch)
+    run = run_confined(attack, scratch, prepared=filter_from)
     blocked = {"setsid": "PermissionError", "setpgid": "PermissionError"}
     assert run.result == {"leads_own_group": True, "child": blocked}, run
     run.assert_active("process", "seccomp")

@@ -33,6 +33,7 @@ import os
 import signal
 import tempfile
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -49,8 +50,8 @@ from grader.sandbox.confine.base import (
 from grader.sandbox.confine.landlock import readable_paths
 
 __all__ = [
-    "Confinement", "Layer", "confine", "host_layers", "missing_layers", "readable_paths",
-    "reduced_isolation",
+    "Confinement", "Layer", "Prepared", "confine", "host_layers", "missing_layers", "prepare",
+    "readable_paths", "reduced_isolation",
 ]  # fmt: skip
 
 
@@ -118,7 +119,21 @@ def _prepare_environment(scratch: Path) -> None:
     tempfile.tempdir = str(scratch)  # the zygote may already have cached /tmp
 
 
-def confine(c: Confinement) -> tuple[Layer, ...]:
+@dataclass(frozen=True)
+class Prepared:
+    """What a zygote works out once for every child it forks: its /proc status (a child's
+    capabilities and seccomp mode are its parent's) and the seccomp filter, compiled."""
+
+    status: dict[str, str]
+    seccomp: seccomp.Program | None
+
+
+def prepare() -> Prepared:
+    status = base.proc_status()
+    return Prepared(status, None if seccomp.unavailable(status) else seccomp.compile_program())
+
+
+def confine(c: Confinement, prepared: Prepared | None = None) -> tuple[Layer, ...]:
     """Apply every layer the host offers, in the forked child, before any untrusted code runs.
 
     Never raises for a layer the host lacks: records it as inactive with the reason. Raises only if
@@ -127,10 +142,12 @@ def confine(c: Confinement) -> tuple[Layer, ...]:
     single-threaded process (right after fork): Landlock applies to the calling thread only.
     File descriptors already open stay usable whatever the rules say: close, before calling this,
     every inherited one the student must not have (keep only the result pipe and stdio).
+    ``prepared``: what the forking parent worked out once (:func:`prepare`), or None to work it
+    out here.
     """
-    status = base.proc_status()
-    if status.get("Threads", "1").strip() != "1":
+    if len(os.listdir("/proc/self/task")) != 1:
         raise RuntimeError("confine() must run in a single-threaded process, right after fork()")
+    status = prepared.status if prepared else base.proc_status()
     if not c.scratch.is_dir():
         raise FileNotFoundError(f"scratch directory missing: {c.scratch}")
     layers: dict[str, Layer] = {}
@@ -161,7 +178,7 @@ def confine(c: Confinement) -> tuple[Layer, ...]:
     try:
         # 3. rlimits (lowering needs no privilege; done before the drop so nothing is ever unlimited
         #    under the student's uid).
-        limits.apply(c, status)
+        limits.apply(c)
         layers["rlimits"] = limits.layer(dropping)
         _prepare_environment(c.scratch)
 
@@ -191,7 +208,10 @@ def confine(c: Confinement) -> tuple[Layer, ...]:
 
     # 7. seccomp, last: it forbids setsid and unshare used above.
     why, unknown = seccomp.unavailable(status), []
-    if not why:
+    if not why and prepared and prepared.seccomp:
+        seccomp.load_program(prepared.seccomp, os.getpid())
+        unknown = list(prepared.seccomp.unknown)
+    elif not why:
         filt, unknown = seccomp.build_filter(os.getpid())
         filt.load()
     layers["seccomp"] = seccomp.layer(why, unknown)

@@ -22,8 +22,9 @@ def layer(dropping: bool) -> Layer:
     return Layer("rlimits", True, detail)
 
 
-def apply(c: Confinement, status: dict[str, str]) -> None:
-    vm_size = int(status["VmSize"].split()[0]) * 1024  # "812345 kB"
+def apply(c: Confinement) -> None:
+    with open("/proc/self/statm", "rb") as statm:  # its first number: VmSize, in pages
+        vm_size = int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
     limits = {
         resource.RLIMIT_AS: vm_size + c.memory_bytes,
         resource.RLIMIT_CPU: c.cpu_seconds,

@@ -120,8 +120,8 @@ def main(control_fd: int, probe_modules: tuple[str, ...]) -> None:
     warm()
     host = [layer.__dict__ for layer in isolation.host_layers(want_uid=True)]
     control.send(json.dumps({"ready": True, "host_layers": host}).encode())
-    readable = isolation.readable_paths()
-    scratch_root = make_scratch_root()  # also removes the roots of zygotes that were killed
+    # also removes the scratch roots of zygotes that were killed
+    once = _Once(make_scratch_root(), isolation.readable_paths(), isolation.prepare())
     scratch_dirs: dict[int, Path] = {}
     spare: _Spare | None = None
     handed_over: set[int] = set()  # children the grader holds and has not ended yet
@@ -138,9 +138,7 @@ def main(control_fd: int, probe_modules: tuple[str, ...]) -> None:
                 if spare is not None and spare.settings != settings:
                     _end(spare.pid, scratch_dirs, keep=handed_over)
                     spare = None
-                spare = spare or _fork_child(
-                    settings, control, scratch_root, readable, scratch_dirs
-                )
+                spare = spare or _fork_child(settings, control, once, scratch_dirs)
                 socket.send_fds(
                     control, [json.dumps({"pid": spare.pid}).encode()], [spare.socket.fileno()]
                 )
@@ -157,10 +155,19 @@ def main(control_fd: int, probe_modules: tuple[str, ...]) -> None:
                 if request["op"] == "kill":
                     control.send(json.dumps(status).encode())
             if spare is None and settings is not None:
-                spare = _fork_child(settings, control, scratch_root, readable, scratch_dirs)
+                spare = _fork_child(settings, control, once, scratch_dirs)
     finally:
         _kill_all()
-        shutil.rmtree(scratch_root, ignore_errors=True)
+        shutil.rmtree(once.scratch_root, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class _Once:
+    """What the zygote works out once for all the children it forks."""
+
+    scratch_root: Path  # each child's scratch folder is made in it
+    readable: tuple[Path, ...]
+    prepared: isolation.Prepared
 
 
 @dataclass
@@ -171,20 +178,16 @@ class _Spare:
 
 
 def _fork_child(
-    settings: dict[str, Any],
-    control: socket.socket,
-    scratch_root: Path,
-    readable: tuple[Path, ...],
-    scratch_dirs: dict[int, Path],
+    settings: dict[str, Any], control: socket.socket, once: _Once, scratch_dirs: dict[int, Path]
 ) -> _Spare:
     """Fork a confined child that waits on its socket for the grader."""
     uid = settings["uid"]
-    scratch = Path(tempfile.mkdtemp(dir=scratch_root))
+    scratch = Path(tempfile.mkdtemp(dir=once.scratch_root))
     if uid is not None and os.geteuid() == 0:
         os.chown(scratch, uid, uid)
     confinement = isolation.Confinement(
         scratch=scratch,
-        readable=readable,
+        readable=once.readable,
         uid=uid,
         memory_bytes=settings["memory_bytes"],
         cpu_seconds=settings["cpu_seconds"],
@@ -199,7 +202,7 @@ def _fork_child(
         try:
             control.close()
             grader_end.close()
-            _become_child(child_end.detach(), confinement)
+            _become_child(child_end.detach(), confinement, once.prepared)
             code = 0
         finally:
             os._exit(code)
@@ -214,7 +217,9 @@ def _end(pid: int, scratch_dirs: dict[int, Path], keep: Set[int]) -> dict[str, A
     return status
 
 
-def _become_child(fd: int, confinement: isolation.Confinement) -> None:
+def _become_child(
+    fd: int, confinement: isolation.Confinement, prepared: isolation.Prepared
+) -> None:
     """In the forked child: keep only its socket, confine, then serve the grader."""
     devnull = os.open(os.devnull, os.O_RDWR)
     for std in (0, 1, 2):
@@ -222,7 +227,7 @@ def _become_child(fd: int, confinement: isolation.Confinement) -> None:
     os.closerange(3, fd)
     os.closerange(fd + 1, 1 << 16)
     sock = socket.socket(fileno=fd)
-    layers = isolation.confine(confinement)
+    layers = isolation.confine(confinement, prepared)
     child.serve(sock, [layer.__dict__ for layer in layers])
 
 
