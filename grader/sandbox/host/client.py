@@ -150,6 +150,8 @@ class Child:
     # Answers still owed to a request of several runs: (request id, index of the next
     # answer, how many runs it has); None when nothing is owed.
     owed: tuple[int, int, int] | None = None
+    # /proc/<pid>/stat, kept open: read at every request, opening it each time cost ~50 µs.
+    stat_fd: int | None = None
 
     def request(self, message: dict[str, Any], limits: Limits) -> dict[str, Any]:
         """Send a request; wait for its answer within the wall-clock and CPU budget."""
@@ -266,8 +268,9 @@ class Child:
 
     def _cpu_seconds(self) -> float:
         try:
-            with open(f"/proc/{self.pid}/stat", "rb") as stat:
-                fields = stat.read().rsplit(b")", 1)[1].split()
+            if self.stat_fd is None:  # the zygote reaps the child only once asked to
+                self.stat_fd = os.open(f"/proc/{self.pid}/stat", os.O_RDONLY | os.O_CLOEXEC)
+            fields = os.pread(self.stat_fd, 4096, 0).rsplit(b")", 1)[1].split()
             return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
         except (OSError, IndexError, ValueError):
             return 0.0
@@ -276,16 +279,21 @@ class Child:
         """End the child and everything it started; say how the child ended."""
         if not self.alive:
             return {}
-        self.alive = False
-        self.sock.close()
+        self._close()
         return self.zygote.kill(self.pid)
 
     def release(self) -> None:
         """End the child when it is no longer needed; the zygote does it in the background."""
         if self.alive:
-            self.alive = False
-            self.sock.close()
+            self._close()
             self.zygote.release(self.pid)
+
+    def _close(self) -> None:
+        self.alive = False
+        self.sock.close()
+        if self.stat_fd is not None:
+            os.close(self.stat_fd)
+            self.stat_fd = None
 
 
 class SubmissionSandbox:

@@ -51,6 +51,7 @@ _DTYPES = {
         torch.bool,
     )
 }
+_NAMES = {dtype: name for name, dtype in _DTYPES.items()}
 _BAD_SHAPE = f"a tensor shape must be a list of at most 16 sizes from 0 to {MAX_DIMENSION}"
 # bfloat16 has no numpy twin: its bytes travel as int16.
 _BYTE_VIEWS = {torch.bfloat16: torch.int16}
@@ -87,22 +88,23 @@ def encode(value: Any) -> tuple[dict[str, Any], bytes]:
 
     def tensor(t: torch.Tensor, depth: int) -> dict[str, Any]:
         try:
-            supported = t.layout == torch.strided and t.dtype in _DTYPES.values() and not t.is_meta
+            name = _NAMES.get(t.dtype) if t.layout == torch.strided and not t.is_meta else None
             data = torch.Tensor.detach(t).cpu().resolve_conj().resolve_neg().contiguous()
         except Exception:  # a tensor subclass's methods may raise anything
-            supported = False
-        if not supported:
+            name = None
+        if name is None:
             layout = "" if t.layout == torch.strided else f"{t.layout} ".removeprefix("torch.")
             return opaque(t, "a tensor the grader cannot read back", f"{layout}tensor of {t.dtype}")
-        if size[0] + data.numel() * data.element_size() > MAX_PAYLOAD_BYTES:
+        if size[0] + data.numel() * data.dtype.itemsize > MAX_PAYLOAD_BYTES:
             raise ProtocolError(
                 f"tensors of more than {MAX_PAYLOAD_BYTES // 2**20} MiB in one message "
                 f"(one of shape {tuple(data.shape)})"
             )
-        raw = data.view(_BYTE_VIEWS.get(data.dtype, data.dtype)).numpy().tobytes()
+        view = _BYTE_VIEWS.get(data.dtype)
+        raw = (data if view is None else data.view(view)).numpy().tobytes()
         node = {
             "$": "tensor",
-            "dtype": str(data.dtype).removeprefix("torch."),
+            "dtype": name,
             "shape": list(data.shape),
             "offset": size[0],
             "nbytes": len(raw),
@@ -245,12 +247,12 @@ def decode(header: Any, payload: bytes) -> Any:
         consumed[0] += nbytes
         if type(node["requires_grad"]) is not bool:
             raise ProtocolError("tensor requires_grad must be a bool")
-        view = _BYTE_VIEWS.get(dtype, dtype)
+        view = _BYTE_VIEWS.get(dtype)
         if nbytes:
             flat = torch.frombuffer(
-                buffer, dtype=view, count=nbytes // view.itemsize, offset=offset
-            )
-            result = flat.clone().view(dtype).reshape(shape)
+                buffer, dtype=view or dtype, count=nbytes // dtype.itemsize, offset=offset
+            ).clone()
+            result = (flat if view is None else flat.view(dtype)).reshape(shape)
         else:
             result = torch.empty(shape, dtype=dtype)
         if node["requires_grad"]:
