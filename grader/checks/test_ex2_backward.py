@@ -138,26 +138,26 @@ def test_backward_end_to_end(student, reference, rng, expect):
 
 
 def test_autograd_gradients_values(student, reference, rng, expect):
+    cases = []
     for dtype, n, b in (
         (torch.float32, 10, 1.0),
         (torch.float64, 200, -0.7),
         (torch.float64, None, 2.0),
     ):
         args = _problem(rng, n, dtype)
-        about = _about(expect, args, b)
-        kwargs = {} if b == 1.0 else {"b": b}
-        call = student.call("autograd_gradients", *args, kwargs=kwargs, about=about)
+        cases.append(Inputs(args, {} if b == 1.0 else {"b": b}, _about(expect, args, b)))
+    for case, call in zip(cases, student.call_each("autograd_gradients", cases), strict=False):
         expect.true(
             call.events["counts"].get("autograd", 0) > 0,
             summary="autograd_gradients did not use autograd",
-            about=about,
+            about=case.about,
             hint="make the weights leaves with requires_grad=True and call loss.backward()",
         )
         _expect_gradients(
             expect,
             call.value,
-            _autograd(reference, args, b),
-            about,
+            _autograd(reference, case.args, case.kwargs.get("b", 1.0)),
+            case.about,
             "read .grad of the leaf copies after loss.backward(); use the provided forward "
             "and mse_loss",
         )
@@ -192,11 +192,14 @@ def test_autograd_gradients_no_side_effects(student, reference, rng, expect):
 
 
 def test_sgd_step_values(student, rng, expect):
+    cases = []
     for lr, shape in ((0.1, ()), (0.5, (3,))):
         weights = tuple(random_tensor(rng, shape, torch.float32) for _ in range(3))
         grads = tuple(random_tensor(rng, shape, torch.float32) for _ in range(3))
         about = f"{expect.describe(w1=weights[0], g1=grads[0])}, lr = {lr}"
-        call = student.call("sgd_step", weights, grads, lr, about=about)
+        cases.append(Inputs((weights, grads, lr), about=about))
+    for case, call in zip(cases, student.call_each("sgd_step", cases), strict=False):
+        (weights, grads, lr), about = case.args, case.about
         expect.tensors(call.value, 3, what="sgd_step's result", about=about,
                        hint="return tuple(w - lr * g for ...)")  # fmt: skip
         expect.true(

@@ -95,14 +95,19 @@ def _run(student, state, x, grad_output, about):
 
 
 def test_forward_matches_reference(student, reference, rng, expect):
+    runs, abouts = [], []
     for n in (1, 7, 1000):
         state = network_weights(rng)
         x = random_tensor(rng, (n, 1), torch.float32, scale=2.0)
-        about = f"{expect.describe(x=x)}, with the same weights loaded into both networks"
-        result = _run(student, state, x, torch.ones(n, 1), about)
-        expected, _ = _reference_run(reference, state, x, torch.ones(n, 1))
+        runs.append({"state": state, "x": x, "grad_output": torch.ones(n, 1)})
+        abouts.append(f"{expect.describe(x=x)}, with the same weights loaded into both networks")
+    replies = student.probe_each(
+        "network_forward_backward", runs, function="OurFirstNeuralNetwork.forward", abouts=abouts
+    )
+    for run, about, reply in zip(runs, abouts, replies, strict=False):
+        expected, _ = _reference_run(reference, run["state"], run["x"], run["grad_output"])
         expect.close(
-            result["value"],
+            reply.result["value"],
             expected,
             what="model(x)",
             about=about,
@@ -135,29 +140,28 @@ def test_gradients_reach_every_parameter(student, reference, rng, expect):
         )
 
 
-def _count(student, spec):
-    about = {
-        "network": "OurFirstNeuralNetwork-like Linear(1, 5) → ReLU → Linear(5, 1)",
-        "linear_3_4": "nn.Linear(3, 4)",
-        "linear_no_bias": "nn.Linear(6, 2, bias=False)",
-        "conv": "Conv2d(3, 8, 3) → ReLU → Flatten → Linear(8, 2)",
-        "frozen_fc1_weight": "the network with fc1.weight frozen (requires_grad=False)",
-        "all_frozen": "a network whose parameters are all frozen",
-        "tied": "two Linear(4, 4) layers sharing one weight",
-        "batchnorm": "Linear(2, 4) → BatchNorm1d(4), whose running statistics are buffers",
-    }[spec]
-    value = student.probe(
-        "count_parameters", {"spec": spec}, function="count_parameters", about=about
-    )
-    module = build_module(spec)
-    expected = sum(p.numel() for p in module.parameters() if p.requires_grad)
-    return value.result["value"], expected, about
+MODULES = {
+    "network": "OurFirstNeuralNetwork-like Linear(1, 5) → ReLU → Linear(5, 1)",
+    "linear_3_4": "nn.Linear(3, 4)",
+    "linear_no_bias": "nn.Linear(6, 2, bias=False)",
+    "conv": "Conv2d(3, 8, 3) → ReLU → Flatten → Linear(8, 2)",
+    "frozen_fc1_weight": "the network with fc1.weight frozen (requires_grad=False)",
+    "all_frozen": "a network whose parameters are all frozen",
+    "tied": "two Linear(4, 4) layers sharing one weight",
+    "batchnorm": "Linear(2, 4) → BatchNorm1d(4), whose running statistics are buffers",
+}
 
 
-def _expect_counts(student, expect, specs, hint):
+def _expect_counts(student, expect, once, specs, hint):
     """count_parameters on each module spec equals the count computed here."""
-    for spec in specs:
-        got, expected, about = _count(student, spec)
+    abouts = [MODULES[spec] for spec in specs]
+    runs = [{"spec": spec} for spec in specs]
+    replies = student.probe_each(
+        "count_parameters", runs, function="count_parameters", abouts=abouts
+    )
+    for spec, about, reply in zip(specs, abouts, replies, strict=False):
+        got = reply.result["value"]
+        expected = once(f"parameters of {spec}", lambda spec=spec: _trainable(build_module(spec)))
         expect.true(
             type(got) is int and got == expected,
             summary="count_parameters gave the wrong count"
@@ -170,19 +174,25 @@ def _expect_counts(student, expect, specs, hint):
         )
 
 
-def test_count_parameters_values(student, expect):
+def _trainable(module):
+    return sum(p.numel() for p in module.parameters() if p.requires_grad)
+
+
+def test_count_parameters_values(student, expect, once):
     _expect_counts(
         student,
         expect,
+        once,
         [spec for spec in MODULE_SPECS if spec not in FROZEN_SPECS],
         "sum p.numel() over model.parameters() and return a Python int",
     )
 
 
-def test_count_parameters_frozen(student, expect):
+def test_count_parameters_frozen(student, expect, once):
     _expect_counts(
         student,
         expect,
+        once,
         FROZEN_SPECS,
         "count only parameters with requires_grad, each shared parameter once, "
         "and no buffers: iterate model.parameters(), not state_dict()",

@@ -35,16 +35,15 @@ def _expect_column(expect, tensor, n, what, about):
 
 
 def test_make_data_shapes(student, rng, expect):
+    cases = []
     for n in (None, 1, 7):  # None: the defaults, n=100
         kwargs = {} if n is None else {"n": n, "seed": _seed(rng)}
         about = f"make_data({', '.join(f'{k}={v}' for k, v in kwargs.items())})"
-        x, y = expect.tensors(
-            student.call("make_data", kwargs=kwargs, about=about).value,
-            2,
-            what="make_data",
-            about=about,
-        )
-        n = n or 100
+        cases.append(Inputs(kwargs=kwargs, about=about))
+    for case, call in zip(cases, student.call_each("make_data", cases), strict=False):
+        about = case.about
+        x, y = expect.tensors(call.value, 2, what="make_data", about=about)
+        n = case.kwargs.get("n", 100)
         for name, tensor in (("x", x), ("y", y)):
             _expect_column(expect, tensor, n, name, about)
             expect.true(
@@ -110,14 +109,11 @@ def test_make_data_statistics(student, rng, expect):
 def test_make_data_seeded(student, rng, expect):
     seed = _seed(rng)
     runs = []
-    for s in (seed, seed, seed + 1):
-        about = f"make_data(n=50, seed={s})"
-        reply = student.probe(
-            "call_watching_rng",
-            {"function": "make_data", "args": [], "kwargs": {"n": 50, "seed": s}},
-            function="make_data",
-            about=about,
-        )
+    seeds = (seed, seed, seed + 1)
+    abouts = [f"make_data(n=50, seed={s})" for s in seeds]
+    each = [{"function": "make_data", "args": [], "kwargs": {"n": 50, "seed": s}} for s in seeds]
+    replies = student.probe_each("call_watching_rng", each, function="make_data", abouts=abouts)
+    for about, reply in zip(abouts, replies, strict=False):
         expect.true(
             not reply.result["global_rng_changed"],
             summary="make_data changed the global random state",
@@ -405,15 +401,16 @@ def test_train_fits_the_data(student, reference, rng_for, expect, once):
 
 
 def test_evaluate_values(student, reference, rng, expect):
+    runs, abouts = [], []
     for n in (30, 1):
         state = network_weights(rng, scale=0.5)
         x, y = random_tensor(rng, (n, 1), torch.float32), random_tensor(rng, (n, 1), torch.float32)
-        about = f"evaluate(model, x, y) on {n} rows"
-        reply = student.probe(
-            "evaluate", {"state": state, "x": x, "y": y}, function="evaluate", about=about
-        )
+        runs.append({"state": state, "x": x, "y": y})
+        abouts.append(f"evaluate(model, x, y) on {n} rows")
+    replies = student.probe_each("evaluate", runs, function="evaluate", abouts=abouts)
+    for run, about, reply in zip(runs, abouts, replies, strict=False):
         got = reply.result["value"]
-        want = reference.evaluate(_reference_network(reference, state), x, y)
+        want = reference.evaluate(_reference_network(reference, run["state"]), run["x"], run["y"])
         expect.true(
             type(got) is float,
             summary=f"evaluate returned {type(got).__name__}, not a Python float",

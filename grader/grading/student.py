@@ -90,25 +90,42 @@ class Student:
     def call_each(
         self, function: str, calls: list[Inputs], no_grad: bool = False
     ) -> Iterator[Call]:
-        """``call`` for each of ``calls``, all sent to the sandbox in one request (a round
-        trip costs about as much as a small call). Yields each call's result as it comes,
-        in order; a call that failed raises its CheckFailure in its turn, with its own
-        inputs, after what came before was judged: exactly as with separate calls, each
-        within one call's budget. Consume the results before asking the student anything
-        else."""
+        """``call`` for each of ``calls``, all sent to the sandbox in one request: see
+        ``probe_each``."""
         each = [{"function": function, "args": list(c.args), "kwargs": c.kwargs} for c in calls]
+        abouts = [c.about for c in calls]
+        for reply in self.probe_each(
+            "call", each, function=function, abouts=abouts, no_grad=no_grad
+        ):
+            yield _as_call(reply)
+
+    def probe_each(
+        self,
+        probe: str,
+        each: list[dict[str, Any]],
+        *,
+        function: str,
+        abouts: list[str],
+        no_grad: bool = False,
+    ) -> Iterator[Reply]:
+        """``probe`` for each inputs of ``each`` (described by ``abouts``), all sent to the
+        sandbox in one request (a round trip costs about as much as a small call). Yields
+        each reply as it comes, in order; a run that failed raises its CheckFailure in its
+        turn, with its own inputs, after what came before was judged: exactly as with
+        separate probes, each within one call's budget. Consume the replies before asking
+        the student anything else."""
         stand_ins = self._stand_ins(function)
         replies = self.sandbox.run_each(
-            self.exercise.id, "call", each, self.exercise.limits, no_grad, stand_ins
+            self.exercise.id, probe, each, self.exercise.limits, no_grad, stand_ins
         )
-        for inputs in calls:
+        for about in abouts:
             try:
                 reply = next(replies)
             except (StudentError, SandboxFailure) as error:
-                raise self._failure(error, function, inputs.about) from None
+                raise self._failure(error, function, about) from None
             if isinstance(reply, StudentError):
-                raise self._failure(reply, function, inputs.about)
-            yield _as_call(reply)
+                raise self._failure(reply, function, about)
+            yield reply
 
     def probe(
         self,
