@@ -37,6 +37,7 @@ from grader.seeds import new_seed
 @dataclass
 class _Worker:
     process: subprocess.Popen[str]
+    cpu: int | None  # the CPU it is pinned to, if any
     ready: bool = False
     unread: bytes = b""  # a partial message line
     chunk: list[Path] = field(default_factory=list)
@@ -170,6 +171,18 @@ def usable_cores(cpu_max: Path = Path("/sys/fs/cgroup/cpu.max")) -> int:
     return cores
 
 
+def worker_cpus(jobs: int, cpus: set[int] | None = None) -> list[int | None]:
+    """The CPU each of ``jobs`` workers is pinned to, or None. When every CPU this process may
+    run on (``cpus``, its affinity) gets a worker, each worker keeps its grader, zygote and
+    children on one CPU: a request and its answer then run where the other's caches are warm
+    (~8% faster here). With fewer workers than CPUs none is pinned, so that a zygote can fork
+    its next child on an idle one."""
+    ordered = sorted(os.sched_getaffinity(0) if cpus is None else cpus)
+    if jobs < len(ordered):
+        return [None] * jobs
+    return [ordered[i % len(ordered)] for i in range(jobs)]
+
+
 def _run_workers(
     todo: list[Path], jobs: int, settings: dict[str, Any], progress: Progress
 ) -> list[Path]:
@@ -179,16 +192,16 @@ def _run_workers(
     failed: list[Path] = []
     selector = selectors.DefaultSelector()
 
-    def start() -> None:
+    def start(cpu: int | None) -> None:
         process = subprocess.Popen(
-            [sys.executable, "-m", "grader.grading.worker", json.dumps(settings)],
+            [sys.executable, "-m", "grader.grading.worker", json.dumps(settings | {"cpu": cpu})],
             env=zygote_environment(),  # the worker forks the zygote: no secret of ours in it
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
             bufsize=1,
         )
-        selector.register(process.stdout, selectors.EVENT_READ, _Worker(process))
+        selector.register(process.stdout, selectors.EVENT_READ, _Worker(process, cpu))
 
     def feed(worker: _Worker) -> None:
         worker.chunk, worker.graded = (queue.popleft() if queue else []), set()
@@ -197,8 +210,8 @@ def _run_workers(
         else:
             worker.process.stdin.close()
 
-    for _ in range(jobs):
-        start()
+    for cpu in worker_cpus(jobs):
+        start(cpu)
     while selector.get_map():
         for key, _ in selector.select():
             worker: _Worker = key.data
@@ -222,7 +235,7 @@ def _run_workers(
                             retried.add(path)
                             queue.append([path])
                     if queue:
-                        start()
+                        start(worker.cpu)  # in its place
                 continue
             *lines, worker.unread = (worker.unread + data).split(b"\n")
             for line in lines:

@@ -25,6 +25,8 @@ from grader.sandbox.host.launch import fork_zygote
 
 
 def main(settings: dict[str, Any]) -> int:
+    if settings["cpu"] is not None:  # for itself, its zygote and every child: see batch.py
+        os.sched_setaffinity(0, {settings["cpu"]})
     # Started with the minimal environment and holding nothing secret yet: warm PyTorch once
     # and fork the zygote from here, before the course's references and checks are loaded.
     started = fork_zygote(tuple(settings["probe_modules"]))
