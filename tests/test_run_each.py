@@ -126,7 +126,10 @@ EVENTS = {"counts": {}, "notes": []}
     "answer, why",
     [
         ("ok", "without a status"),
-        ({"ok": True, "result": {"value": 1, "args": [], "kwargs": {}}}, "record of its calls"),
+        (
+            {"ok": True, "result": {"value": 1, "args": [None], "same": [True]}},
+            "record of its calls",
+        ),
         ({"ok": True, "result": {"value": 1}, "events": EVENTS}, "result of the wrong shape"),
         ({"ok": False, "error": "no"}, "error without a description"),
     ],

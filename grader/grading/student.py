@@ -85,7 +85,8 @@ class Student:
     ) -> Call:
         """Call ``function(*args, **kwargs)`` in the sandbox; ``about`` describes the inputs."""
         inputs = {"function": function, "args": list(args), "kwargs": kwargs or {}}
-        return _as_call(self.probe("call", inputs, function=function, about=about, no_grad=no_grad))
+        reply = self.probe("call", inputs, function=function, about=about, no_grad=no_grad)
+        return self._as_call(reply, args, function, about)
 
     def call_each(
         self, function: str, calls: list[Inputs], no_grad: bool = False
@@ -94,10 +95,9 @@ class Student:
         ``probe_each``."""
         each = [{"function": function, "args": list(c.args), "kwargs": c.kwargs} for c in calls]
         abouts = [c.about for c in calls]
-        for reply in self.probe_each(
-            "call", each, function=function, abouts=abouts, no_grad=no_grad
-        ):
-            yield _as_call(reply)
+        replies = self.probe_each("call", each, function=function, abouts=abouts, no_grad=no_grad)
+        for inputs, reply in zip(calls, replies, strict=False):
+            yield self._as_call(reply, inputs.args, function, inputs.about)
 
     def probe_each(
         self,
@@ -152,6 +152,16 @@ class Student:
         except (StudentError, SandboxFailure) as error:
             raise self._failure(error, function, about) from None
 
+    def _as_call(self, reply: Reply, sent: tuple[Any, ...], function: str, about: str) -> Call:
+        """The call's value, and its arguments as they are afterwards: the child sends back
+        only those that changed, and says which (``same``); the others are ``sent``."""
+        back, same = reply.result["args"], reply.result["same"]
+        if not len(back) == len(same) == len(sent) or any(type(s) is not bool for s in same):
+            malformed = SandboxFailure("malformed", "sent back a malformed record of its arguments")
+            raise self._failure(malformed, function, about)
+        args = tuple(arg if kept else new for arg, new, kept in zip(sent, back, same, strict=True))
+        return Call(value=reply.result["value"], args=args, events=reply.events)
+
     def _stand_ins(self, function: str) -> dict[str, str]:
         """The correct functions this check runs ``function`` with, recorded."""
         stand_ins = stand_ins_for(self.exercise, self.check, function, self.proven)
@@ -204,14 +214,6 @@ _FAILURE_HINTS = {
     "exit": "return a value instead of exiting; the grader needs the process to keep running",
     "malformed": "return plain tensors, numbers, lists or tuples",
 }
-
-
-def _as_call(reply: Reply) -> Call:
-    return Call(
-        value=reply.result.get("value"),
-        args=tuple(reply.result.get("args", ())),
-        events=reply.events,
-    )
 
 
 def _student_error_feedback(

@@ -77,11 +77,70 @@ def function_of(module: Any, name: str) -> Callable[..., Any]:
     return function
 
 
-@probe(value=object, args=list, kwargs=dict)
+@probe(value=object, args=list, same=list)
 def call(module: Any, function: str, args: list[Any], kwargs: dict[str, Any]) -> dict[str, Any]:
-    """Call a function; report its value and the arguments as they are afterwards."""
+    """Call a function; report its value and the arguments as they are afterwards, but for
+    those exactly as they were sent (``same``: True there, and the argument None): most
+    calls change nothing, and sending every input back doubled what a call cost."""
+    before = [_snapshot(arg) for arg in args]
     value = function_of(module, function)(*args, **kwargs)
-    return {"value": value, "args": args, "kwargs": kwargs}
+    same = [_unchanged(snapshot, arg) for snapshot, arg in zip(before, args, strict=True)]
+    sent_back = [None if unchanged else arg for unchanged, arg in zip(same, args, strict=True)]
+    return {"value": value, "args": sent_back, "same": same}
+
+
+@dataclass(frozen=True)
+class _Tensor:
+    """What a tensor argument held before the call."""
+
+    data: Tensor
+    requires_grad: bool
+    grad: Tensor | None
+
+
+@dataclass(frozen=True)
+class _Tensors:
+    """What a tuple or list of tensor arguments held before the call."""
+
+    kind: type
+    items: list[Tensor]
+    each: list[_Tensor | None]
+
+
+def _snapshot(value: Any) -> _Tensor | _Tensors | None:
+    """What a tensor argument (or a tuple or list of them) holds, to compare afterwards; None
+    for anything else, which is always sent back."""
+    if type(value) is torch.Tensor and value.is_leaf:
+        grad = None if value.grad is None else value.grad.detach().clone()
+        return _Tensor(value.detach().clone(), value.requires_grad, grad)
+    if type(value) in (tuple, list) and all(type(v) is torch.Tensor for v in value):
+        return _Tensors(type(value), list(value), [_snapshot(v) for v in value])  # type: ignore[misc]
+    return None
+
+
+def _unchanged(snapshot: _Tensor | _Tensors | None, value: Any) -> bool:
+    """True only if ``value`` holds exactly what ``snapshot`` recorded: the same items, values
+    (a NaN counts as a change), dtype, shape, requires_grad and .grad."""
+    if isinstance(snapshot, _Tensors):
+        return (
+            type(value) is snapshot.kind
+            and len(value) == len(snapshot.items)
+            and all(a is b for a, b in zip(value, snapshot.items, strict=True))
+            and all(_unchanged(s, v) for s, v in zip(snapshot.each, value, strict=True))
+        )
+    if snapshot is None or not (type(value) is torch.Tensor and value.is_leaf):
+        return False
+    grad = value.grad
+    return (
+        value.requires_grad == snapshot.requires_grad
+        and (grad is None) == (snapshot.grad is None)
+        and _same_tensor(snapshot.data, value.detach())
+        and (grad is None or _same_tensor(snapshot.grad, grad.detach()))
+    )
+
+
+def _same_tensor(before: Tensor, now: Tensor) -> bool:
+    return before.dtype == now.dtype and before.shape == now.shape and torch.equal(before, now)
 
 
 @probe(defaults=dict)
@@ -104,7 +163,7 @@ def parameter_defaults(module: Any, function: str) -> dict[str, Any]:
     return {"defaults": defaults}
 
 
-@probe(value=object, args=list, kwargs=dict, global_rng_changed=bool)
+@probe(value=object, args=list, same=list, global_rng_changed=bool)
 def call_watching_rng(
     module: Any, function: str, args: list[Any], kwargs: dict[str, Any]
 ) -> dict[str, Any]:
