@@ -247,11 +247,16 @@ def _module_bindings(tree: ast.Module) -> dict[str, list[ast.AST]]:
     # whole function (over-reading only makes the search follow more).
     for node in ast.walk(tree):
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-            stored, _ = _stores(_body(node))
-            for declaration in _own_nodes(_body(node)):
-                if isinstance(declaration, ast.Global):
-                    for name in set(declaration.names) & stored:
-                        bindings.setdefault(name, []).append(node)
+            declared = {
+                name
+                for declaration in _own_nodes(_body(node))
+                if isinstance(declaration, ast.Global)
+                for name in declaration.names
+            }
+            if declared:  # rare: only then is it worth finding what the function assigns
+                stored, _ = _stores(_body(node))
+                for name in declared & stored:
+                    bindings.setdefault(name, []).append(node)
     return bindings
 
 
