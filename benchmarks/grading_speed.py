@@ -185,7 +185,7 @@ def _copied(value: Any) -> Any:
 
 
 class _InProcessSession(GradingSession):
-    def sandbox_for(self, submission: Submission) -> Any:
+    def sandbox_for(self, submission: Submission, seed: int) -> Any:
         return _InProcess(submission)
 
 
@@ -198,9 +198,8 @@ def run_in_process(paths: list[Path]) -> float:
     grades: list[Any] = []
     session = _InProcessSession(
         course=course,
-        submissions=submissions,
+        submissions=[(submission, 1) for submission in submissions],
         exercises=ids,
-        seed=1,
         zygote=None,  # type: ignore[arg-type]
         uid=None,
         on_grade=grades.append,

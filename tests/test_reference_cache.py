@@ -29,5 +29,5 @@ def test_a_cache_from_another_seed_changes_no_score(course):
 
 
 def test_grading_no_submission_grades_nothing(course):
-    # pytest would parametrize every check with nothing and stop with an internal error
+    # nothing to grade: no pytest session is even started (no zygote is needed)
     assert grade_submissions(course, [], 1, zygote=None) == []

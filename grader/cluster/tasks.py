@@ -9,26 +9,106 @@ The task takes a plain dict (the grader's own values: the submission's sources a
 the seed, the exercises) and returns a plain dict (the results.json text). A submission's
 misbehaviour is a verdict inside that text, never an exception; an exception here is an
 infrastructure failure, which the client lets Dask retry elsewhere.
+
+Tasks hand their submissions, each with its seed, to one pytest session that lives on a
+thread of its own for as long as they ask for the same exercises and figures (a class's
+batch does, and so does every ``grader grade --cluster`` of the whole course): a session per
+task would configure pytest and collect the checks again each time, ~0.2 s of CPU a
+submission.
 """
 
 from __future__ import annotations
 
 import json
+import queue
 import socket
 import threading
+from collections.abc import Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from grader.cluster.identity import course_fingerprint
 from grader.course import Course, load_course
-from grader.grading.session import ReferenceCache, grade_submissions
+from grader.grading.session import ReferenceCache, grade_stream
 from grader.grading.submission import Submission
 from grader.reports.writers import results_json
+from grader.results import Grade
 from grader.sandbox.confine.apply import missing_layers, reduced_isolation
 from grader.sandbox.host.client import Zygote
 from grader.sandbox.host.launch import start_zygote
 from grader.sandbox.inside.zygote import prepare
+
+# What a grading session is started with: the exercises, and whether grades carry the data
+# of feedback figures.
+Settings = tuple[tuple[str, ...], bool]
+_Job = tuple[Submission, int, Future[Grade]]  # a submission, its seed, where its grade goes
+
+
+class _Session:
+    """One pytest session on a thread of its own, grading what tasks hand it, one at a time,
+    until it is ended (or fails: then whatever it was given fails too, and Dask retries)."""
+
+    def __init__(
+        self, course: Course, zygote: Zygote, settings: Settings, cache: ReferenceCache
+    ) -> None:
+        self.settings, self.zygote = settings, zygote
+        self.jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self.running: Future[Grade] | None = None
+        self.over: BaseException | None = None  # why the session ended, once it has
+        self.handing = threading.Lock()  # a job is queued only while the session is not over
+        self.thread = threading.Thread(
+            target=self._grade, args=(course, cache), name="grading session", daemon=True
+        )
+        self.thread.start()
+
+    def _stream(self) -> Iterator[tuple[Submission, int]]:
+        while (job := self.jobs.get()) is not None:
+            submission, seed, self.running = job
+            yield submission, seed
+
+    def _graded(self, grade: Grade) -> None:
+        assert self.running is not None
+        self.running.set_result(grade)
+
+    def _grade(self, course: Course, cache: ReferenceCache) -> None:
+        exercises, figures = self.settings
+        try:
+            grade_stream(
+                course, self._stream(), self.zygote, list(exercises), self._graded, figures, cache
+            )
+        except BaseException as error:
+            self._fail(error)
+        else:
+            self._fail(RuntimeError("the grading session ended"))
+
+    def _fail(self, error: BaseException) -> None:
+        """The session is over: fail the job it was grading and every job still queued."""
+        with self.handing:
+            self.over = error
+            pending = [self.running] if self.running and not self.running.done() else []
+            while not self.jobs.empty():
+                job = self.jobs.get()
+                pending += [job[2]] if job is not None else []
+        for future in pending:
+            future.set_exception(error)
+
+    def grade(self, submission: Submission, seed: int) -> Grade:
+        done: Future[Grade] = Future()
+        with self.handing:
+            if self.over is not None:
+                raise self.over
+            self.jobs.put((submission, seed, done))
+        return done.result()
+
+    @property
+    def alive(self) -> bool:
+        return self.over is None and self.zygote.process.poll() is None
+
+    def end(self) -> None:
+        self.jobs.put(None)
+        self.thread.join(timeout=60)
 
 
 @dataclass
@@ -38,6 +118,7 @@ class GradingWorker:
     zygote: Zygote
     lock: threading.Lock  # one grading at a time: one zygote, one pytest session
     cache: ReferenceCache = field(default_factory=ReferenceCache)
+    session: _Session | None = None
 
     def live_zygote(self) -> Zygote:
         """The zygote, replaced first if it died."""
@@ -45,6 +126,24 @@ class GradingWorker:
             self.zygote.close()
             self.zygote = _zygote(self.course)
         return self.zygote
+
+    def grade(self, submission: Submission, seed: int, settings: Settings) -> Grade:
+        """Grade ``submission`` in the running session, or in a new one if that session
+        grades with other settings, or its zygote or thread died."""
+        with self.lock:
+            if self.session is not None and not (
+                self.session.alive and self.session.settings == settings
+            ):
+                self.session.end()
+                self.session = None
+            if self.session is None:
+                self.session = _Session(self.course, self.live_zygote(), settings, self.cache)
+            return self.session.grade(submission, seed)
+
+    def stop(self) -> None:
+        if self.session is not None:
+            self.session.end()
+        self.zygote.close()
 
 
 _worker: GradingWorker | None = None
@@ -61,7 +160,7 @@ def start(course_root: str | None) -> GradingWorker:
 def stop() -> None:
     global _worker
     if _worker is not None:
-        _worker.zygote.close()
+        _worker.stop()
         _worker = None
 
 
@@ -100,16 +199,7 @@ def grade(job: dict[str, Any]) -> dict[str, Any]:
         problems=dict(job["problems"]),
         notes=tuple(job["notes"]),
     )
-    with _worker.lock:
-        [result] = grade_submissions(
-            _worker.course,
-            [submission],
-            job["seed"],
-            _worker.live_zygote(),
-            job["exercises"],
-            figures=job["feedback"],
-            cache=_worker.cache,
-        )
+    result = _worker.grade(submission, job["seed"], (tuple(job["exercises"]), job["feedback"]))
     return {
         "student": result.student,
         "results": json.dumps(results_json(result), ensure_ascii=False),

@@ -37,11 +37,33 @@ SESSION = pytest.StashKey["GradingSession"]()
 
 
 @dataclass
+class ReferenceCache:
+    """What a long-lived grader (a batch or cluster worker) keeps from one grading to the
+    next: the imported reference solutions, and the reference results the checks computed
+    for each seed (the inputs come from the seed, so they are the same for every
+    submission graded with it). A few seeds are kept, the most recently used."""
+
+    references: dict[str, ModuleType] = field(default_factory=dict)
+    by_seed: dict[int, dict[Any, Any]] = field(default_factory=dict)
+    seeds_kept: int = 4
+
+    def results(self, seed: int) -> dict[Any, Any]:
+        results = self.by_seed.pop(seed, {})
+        self.by_seed[seed] = results  # now the most recent
+        while len(self.by_seed) > self.seeds_kept:
+            del self.by_seed[next(iter(self.by_seed))]
+        return results
+
+
+@dataclass
 class Running:
-    """The submission whose checks are running: its sandbox, and what they found so far."""
+    """The submission whose checks are running: its seed and sandbox, the reference results
+    of that seed, and what the checks found so far."""
 
     submission: Submission
+    seed: int
     sandbox: SubmissionSandbox
+    memo: dict[Any, Any]
     started: float
     outcomes: list[Outcome] = field(default_factory=list)
 
@@ -51,24 +73,24 @@ class GradingSession:
     """Everything the checks of one pytest session share."""
 
     course: Course
-    submissions: Iterable[Submission]  # read one at a time, as the last one is done
+    # Each submission with the seed it is graded with, read one at a time as the last is done.
+    submissions: Iterable[tuple[Submission, int]]
     exercises: list[str]
-    seed: int
     zygote: Zygote
     uid: int | None
     on_grade: Callable[[Grade], None]
     host_layers: list[dict[str, Any]]
-    references: dict[str, ModuleType] = field(default_factory=dict)
-    memo: dict[Any, Any] = field(default_factory=dict)
+    cache: ReferenceCache = field(default_factory=ReferenceCache)
     internal_errors: list[str] = field(default_factory=list)
     collect_figures: bool = False  # gather the data of feedback figures after the checks
     current: Running | None = None
 
     def reference(self, exercise: str) -> ModuleType:
         """The reference solution of ``exercise``, imported once, in this trusted process."""
-        if exercise not in self.references:
-            self.references[exercise] = load_reference(self.course, exercise)
-        return self.references[exercise]
+        references = self.cache.references
+        if exercise not in references:
+            references[exercise] = load_reference(self.course, exercise)
+        return references[exercise]
 
     def proven(self, exercise: str) -> frozenset[str]:
         """The graded functions of ``exercise`` whose own checks (those that judge it alone)
@@ -85,18 +107,20 @@ class GradingSession:
         return frozenset(proven)
 
     def generator(self, check: str) -> torch.Generator:
-        """Random inputs of a check: from the session's seed, independent of check order."""
-        return torch.Generator().manual_seed(zlib.crc32(f"{self.seed}:{check}".encode()))
+        """Random inputs of a check: from the grading's seed, independent of check order."""
+        assert self.current is not None
+        return torch.Generator().manual_seed(zlib.crc32(f"{self.current.seed}:{check}".encode()))
 
-    def sandbox_for(self, submission: Submission) -> SubmissionSandbox:
+    def sandbox_for(self, submission: Submission, seed: int) -> SubmissionSandbox:
         return SubmissionSandbox(
-            self.zygote, submission.sources, self.uid, submission.problems, self.seed
+            self.zygote, submission.sources, self.uid, submission.problems, seed
         )
 
-    def open(self, submission: Submission) -> None:
+    def open(self, submission: Submission, seed: int) -> None:
         """``submission``'s checks are about to run: start its sandbox."""
         started = time.perf_counter()
-        self.current = Running(submission, self.sandbox_for(submission), started)
+        sandbox, memo = self.sandbox_for(submission, seed), self.cache.results(seed)
+        self.current = Running(submission, seed, sandbox, memo, started)
 
     def abandon(self) -> None:
         """The grader stopped in the middle of a submission: no grade, only its sandbox ended
@@ -125,7 +149,7 @@ class GradingSession:
                 self.exercises,
                 running.outcomes,
                 student=submission.student,
-                seed=self.seed,
+                seed=running.seed,
                 grader_version=__version__,
                 protections=tuple(protections),
                 isolation=reduced_isolation(protections),
@@ -161,8 +185,8 @@ class GradingPlugin:
         if session.testsfailed:  # a check module could not be collected: a grader bug
             raise session.Interrupted(f"{session.testsfailed} errors during collection")
         items = session.items
-        for submission in self.session.submissions:
-            self.session.open(submission)
+        for submission, seed in self.session.submissions:
+            self.session.open(submission, seed)
             try:
                 for index, item in enumerate(items):
                     item._initrequest()  # fresh fixtures for this run, as pytest-rerunfailures
@@ -213,9 +237,11 @@ class GradingPlugin:
         if report.when == "call" or (report.when == "setup" and not report.passed):
             exercise, check = report.grader_check
             internal = getattr(report, "grader_internal", None)
-            if internal:
-                self.session.internal_errors.append(
-                    f"{running.submission.student} {exercise}.{check}:\n{internal}"
+            if internal:  # said now: a session may grade a whole batch before it ends
+                error = f"{running.submission.student} {exercise}.{check}:\n{internal}"
+                self.session.internal_errors.append(error)
+                print(
+                    f"grader: internal error in a check (a grader bug):\n{error}", file=sys.stderr
                 )
             feedback = report.grader_feedback or (
                 Feedback(
