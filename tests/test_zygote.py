@@ -1,11 +1,14 @@
 """The zygote hands out confined children; ending one never touches another."""
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 from grader.grading.session import sandbox
 from grader.sandbox.host.client import SubmissionSandbox
 from grader.sandbox.inside.zygote import HUGE_PAGES_AFTER_SPAWNS
+from tests.helpers import ROOT
 
 
 def _answers(child, limits) -> bool:
@@ -79,3 +82,23 @@ def test_the_same_grading_seed_gives_a_submission_the_same_random_numbers(course
     (first, same, other) = ([t.tolist(), *rest] for t, *rest in draws)
     assert first == same  # torch, numpy and random alike
     assert all(a != b for a, b in zip(first, other, strict=True))
+
+
+_MAPS_WITH_A_NAME = """
+import mmap, sys
+from grader.sandbox.inside import huge_pages
+with open(sys.argv[1], "rb") as mapped:
+    view = mmap.mmap(mapped.fileno(), 0, prot=mmap.PROT_READ)
+    print(huge_pages.collapse() >= 0)
+"""
+
+
+def test_huge_pages_read_any_mapped_file_name(tmp_path):
+    """A venv under /home/josé/ maps files whose paths are not ASCII."""
+    mapped = tmp_path / "josé-naïve.so"
+    mapped.write_bytes(b"\\0" * 8192)
+    done = subprocess.run(
+        [sys.executable, "-c", _MAPS_WITH_A_NAME, str(mapped)],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert done.stdout.split() == ["True"]

@@ -19,7 +19,9 @@ import re
 
 _MADV_COLLAPSE = 25
 _HUGE = 2 * 1024 * 1024
-_MAPPING = re.compile(r"([0-9a-f]+)-([0-9a-f]+) rw\S* \S+ \S+ \S+ *(\S*)$")
+# start-end perms offset device inode [path]: private anonymous memory is writable with no
+# path, or the [heap]. Bytes: a mapped file's path may be in any encoding.
+_ANONYMOUS = re.compile(rb"^([0-9a-f]+)-([0-9a-f]+) rw\S* \S+ \S+ \S+ *(\[heap\])?$", re.M)
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.madvise.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
@@ -28,13 +30,14 @@ _libc.madvise.restype = ctypes.c_int
 
 def collapse() -> int:
     """Collapse this process's private anonymous memory into huge pages where the kernel
-    can; return how many bytes it could."""
+    can; return how many bytes it could. Never raises: it is only an optimisation."""
+    try:
+        with open("/proc/self/maps", "rb") as maps:
+            listing = maps.read()
+    except OSError:
+        return 0
     collapsed = 0
-    with open("/proc/self/maps", encoding="ascii") as maps:
-        ranges = [_MAPPING.match(line.rstrip("\n")) for line in maps]
-    for match in ranges:
-        if match is None or match[3] not in ("", "[heap]"):
-            continue  # not writable, or backed by a file or the stack
+    for match in _ANONYMOUS.finditer(listing):
         start = -(-int(match[1], 16) // _HUGE) * _HUGE  # whole 2 MiB pages only
         end = int(match[2], 16) // _HUGE * _HUGE
         if end > start and _libc.madvise(start, end - start, _MADV_COLLAPSE) == 0:
