@@ -35,6 +35,7 @@ import numpy as np
 import pytest
 import torch
 
+from grader.sandbox.confine import seccomp
 from grader.sandbox.confine.apply import (
     Confinement,
     Prepared,
@@ -795,3 +796,23 @@ def test_revealing_the_interpreter_reveals_nothing_else_beside_it(scratch: Path)
         if listing != "PermissionError":
             revealed = {p.relative_to(top).parts[0] for p in READABLE if top in p.parents}
             assert set(listing) <= revealed, listing
+
+
+@need("seccomp")
+def test_a_filter_that_cannot_be_compiled_once_is_built_by_each_child(monkeypatch) -> None:
+    build, sc = seccomp.build_filter, seccomp.pyseccomp
+
+    def differs_beyond_the_pid(pid: int):  # as another libseccomp might lay its code out
+        filt, unknown = build(pid)
+        if pid == seccomp._PLACEHOLDERS[1]:
+            filt.add_rule(sc.ERRNO(1), "getpriority", sc.Arg(0, sc.EQ, 7))
+        return filt, unknown
+
+    def fails(pid: int):
+        raise OSError(5, "libseccomp cannot export")
+
+    assert seccomp.compile_program() is not None
+    monkeypatch.setattr(seccomp, "build_filter", differs_beyond_the_pid)
+    assert seccomp.compile_program() is None
+    monkeypatch.setattr(seccomp, "build_filter", fails)
+    assert seccomp.compile_program() is None

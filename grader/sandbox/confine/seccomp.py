@@ -136,8 +136,9 @@ _INSTRUCTION = struct.Struct("=HBBI")  # struct sock_filter: code, jt, jf, k
 # where the two programs differ is where the child's own pid goes.
 _PLACEHOLDERS = (0x2BADF00D, 0x1BADF00D)
 _JEQ_K = 0x15  # BPF_JMP | BPF_JEQ | BPF_K: "is the argument this constant?", whatever it is
-_PR_SET_SECCOMP = 22
-_SECCOMP_MODE_FILTER = 2
+# seccomp(2), as libseccomp loads a filter: on every thread of the process (TSYNC).
+_SECCOMP_SET_MODE_FILTER = 1
+_SECCOMP_FILTER_FLAG_TSYNC = 1
 
 
 class _Program(ctypes.Structure):  # struct sock_fprog
@@ -152,32 +153,36 @@ class Program:
     code: bytes  # sock_filter instructions
     pid_slots: tuple[int, ...]  # the instructions whose constant is the child's own pid
     unknown: tuple[str, ...]  # syscalls this libseccomp does not know, so not filtered
+    syscall: int  # seccomp(2)'s number on this architecture
 
 
 def compile_program() -> Program | None:
-    """The filter as a program for any child, or None if libseccomp's code for it does not
-    differ from one pid to another in constants alone (then each child builds its own)."""
+    """The filter as a program for any child, or None if it cannot be had or libseccomp's
+    code for it differs from one pid to another in more than that constant (then each child
+    builds its own, as before)."""
     programs = []
-    for placeholder in _PLACEHOLDERS:
-        filt, unknown = build_filter(placeholder)
-        with tempfile.TemporaryFile() as exported:
-            filt.export_bpf(exported)
-            exported.seek(0)
-            programs.append(exported.read())
+    try:
+        for placeholder in _PLACEHOLDERS:
+            filt, unknown = build_filter(placeholder)
+            with tempfile.TemporaryFile() as exported:
+                filt.export_bpf(exported)
+                exported.seek(0)
+                programs.append(exported.read())
+        syscall = pyseccomp.resolve_syscall(pyseccomp.Arch.NATIVE, "seccomp")
+    except (OSError, RuntimeError, ValueError):
+        return None
     first, second = (list(_INSTRUCTION.iter_unpack(code)) for code in programs)
+    if len(first) != len(second) or syscall < 0:
+        return None
     slots = tuple(i for i, (a, b) in enumerate(zip(first, second, strict=True)) if a != b)
-    if (
-        len(first) != len(second)
-        or not slots
-        or any(
-            first[i][:3] != second[i][:3]
-            or first[i][0] != _JEQ_K
-            or (first[i][3], second[i][3]) != _PLACEHOLDERS
-            for i in slots
-        )
+    if not slots or any(
+        first[i][:3] != second[i][:3]
+        or first[i][0] != _JEQ_K
+        or (first[i][3], second[i][3]) != _PLACEHOLDERS
+        for i in slots
     ):
         return None
-    return Program(programs[0], slots, tuple(unknown))
+    return Program(programs[0], slots, tuple(unknown), syscall)
 
 
 def load_program(program: Program, pid: int) -> None:
@@ -188,5 +193,11 @@ def load_program(program: Program, pid: int) -> None:
         _INSTRUCTION.pack_into(code, slot * _INSTRUCTION.size, op, jt, jf, pid)
     buffer = (ctypes.c_char * len(code)).from_buffer(code)
     fprog = _Program(len(code) // _INSTRUCTION.size, ctypes.addressof(buffer))
-    if libc.prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, ctypes.addressof(fprog), 0, 0) != 0:
-        raise errno_error("prctl(PR_SET_SECCOMP)")
+    loaded = libc.syscall(
+        ctypes.c_long(program.syscall),
+        ctypes.c_ulong(_SECCOMP_SET_MODE_FILTER),
+        ctypes.c_ulong(_SECCOMP_FILTER_FLAG_TSYNC),
+        ctypes.c_void_p(ctypes.addressof(fprog)),
+    )
+    if loaded != 0:
+        raise errno_error("seccomp(SECCOMP_SET_MODE_FILTER)")
