@@ -106,9 +106,11 @@ class _Session:
     def alive(self) -> bool:
         return self.over is None and self.zygote.process.poll() is None
 
-    def end(self) -> None:
+    def end(self) -> bool:
+        """Finish after the job in hand; False if it is still at it a minute later."""
         self.jobs.put(None)
         self.thread.join(timeout=60)
+        return not self.thread.is_alive()
 
 
 @dataclass
@@ -134,7 +136,8 @@ class GradingWorker:
             if self.session is not None and not (
                 self.session.alive and self.session.settings == settings
             ):
-                self.session.end()
+                if not self.session.end():  # stuck: its zygote is no one else's to talk to
+                    self.zygote.close()
                 self.session = None
             if self.session is None:
                 self.session = _Session(self.course, self.live_zygote(), settings, self.cache)

@@ -154,7 +154,8 @@ class Student:
 
     def _as_call(self, reply: Reply, sent: tuple[Any, ...], function: str, about: str) -> Call:
         """The call's value, and its arguments as they are afterwards: the child sends back
-        only those that changed, and says which (``same``); the others are ``sent``."""
+        only those that changed, and says which (``same``); the others are ``sent``, the
+        check's own objects (which checks read and never change)."""
         back, same = reply.result["args"], reply.result["same"]
         if not len(back) == len(same) == len(sent) or any(type(s) is not bool for s in same):
             malformed = SandboxFailure("malformed", "sent back a malformed record of its arguments")
