@@ -134,3 +134,15 @@ def test_a_malformed_record_of_the_arguments_fails_the_call(student, result, mon
         student.call("pure", *_inputs(), about="three inputs")
     assert failure.value.feedback.error == "malformed"
     assert "malformed record of its arguments" in failure.value.feedback.summary
+
+
+def test_a_submission_that_rebinds_torch_equal_still_has_its_changes_seen(course):
+    source = SOURCE + "\ntorch.equal = lambda a, b: True\ntorch.Tensor.clone = lambda t: t\n"
+    with sandbox(course) as zygote:
+        runner = SubmissionSandbox(zygote, {"ex1_forward": source}, None)
+        exercise = course.exercise("ex1_forward")
+        call = Student(runner, exercise, exercise.checks[0], source).call(
+            "add_in_place", *_inputs()
+        )
+        runner.close()
+    assert _changes(_inputs(), call.args)[0] == "its values changed"

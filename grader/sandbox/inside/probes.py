@@ -107,12 +107,18 @@ class _Tensors:
     each: list[_Tensor | None]
 
 
+# Bound when the zygote imports this, before any submission: one that rebinds torch.equal
+# or Tensor.clone does not change what the comparison below means. (A hostile one can make
+# the child say anything, as it always could by sending the inputs back untouched.)
+_equal, _clone, _detach = torch.equal, torch.Tensor.clone, torch.Tensor.detach
+
+
 def _snapshot(value: Any) -> _Tensor | _Tensors | None:
     """What a tensor argument (or a tuple or list of them) holds, to compare afterwards; None
     for anything else, which is always sent back."""
     if type(value) is torch.Tensor and value.is_leaf:
-        grad = None if value.grad is None else value.grad.detach().clone()
-        return _Tensor(value.detach().clone(), value.requires_grad, grad)
+        grad = None if value.grad is None else _clone(_detach(value.grad))
+        return _Tensor(_clone(_detach(value)), value.requires_grad, grad)
     if type(value) in (tuple, list) and all(type(v) is torch.Tensor for v in value):
         return _Tensors(type(value), list(value), [_snapshot(v) for v in value])  # type: ignore[misc]
     return None
@@ -134,13 +140,13 @@ def _unchanged(snapshot: _Tensor | _Tensors | None, value: Any) -> bool:
     return (
         value.requires_grad == snapshot.requires_grad
         and (grad is None) == (snapshot.grad is None)
-        and _same_tensor(snapshot.data, value.detach())
-        and (grad is None or _same_tensor(snapshot.grad, grad.detach()))
+        and _same_tensor(snapshot.data, _detach(value))
+        and (grad is None or _same_tensor(snapshot.grad, _detach(grad)))
     )
 
 
 def _same_tensor(before: Tensor, now: Tensor) -> bool:
-    return before.dtype == now.dtype and before.shape == now.shape and torch.equal(before, now)
+    return before.dtype == now.dtype and before.shape == now.shape and _equal(before, now)
 
 
 @probe(defaults=dict)
