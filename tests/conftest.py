@@ -42,8 +42,9 @@ def course_copy(tmp_path, course):
 # drives a browser or imports every module: the one list of what is slow (modules, or
 # module::test).
 SLOW = frozenset(
-    {"test_hostile", "test_cluster", "test_cluster_session", "test_fair", "test_nbgrader",
-     "test_handout", "test_kit", "test_bulky_submissions", "test_inert_text", "test_feedback",
+    {"test_hostile", "test_cluster", "test_cluster_session", "test_zygote_lost", "test_fair",
+     "test_nbgrader", "test_handout", "test_kit", "test_bulky_submissions", "test_inert_text",
+     "test_feedback",
      "test_gradescope", "test_grading", "test_malformed", "test_public_checks", "test_new_exercise",
      "test_isolation::test_every_module_the_host_imports_imports_in_the_child",
      "test_warm_up::test_a_deferred_module_is_there_when_something_needs_it",

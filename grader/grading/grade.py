@@ -58,7 +58,7 @@ def run(job: dict[str, Any]) -> int:
     started = fork_zygote(tuple(job["probe_modules"]))  # before anything secret is loaded
     from grader.course import load_course
     from grader.escaping import terminal_text
-    from grader.grading.session import grade_submissions, sandbox
+    from grader.grading.session import GradingStopped, grade_submissions, sandbox
     from grader.grading.submission import load_submission
     from grader.reports.writers import terminal_table, write_feedback, write_json
     from grader.sandbox.confine.apply import reduced_isolation
@@ -71,9 +71,13 @@ def run(job: dict[str, Any]) -> int:
     with sandbox(course, job["require_isolation"], started) as zygote:
         if notice := reduced_isolation(zygote.host_layers):
             print(terminal_text(f"grader: {notice}"), file=sys.stderr)
-        [grade] = grade_submissions(
-            course, [loaded], seed, zygote, job["exercises"], figures=feedback is not None
-        )
+        try:
+            [grade] = grade_submissions(
+                course, [loaded], seed, zygote, job["exercises"], figures=feedback is not None
+            )
+        except GradingStopped as error:  # not the submission's doing: nothing is written
+            print(terminal_text(f"grader: {error}; run the same command again"), file=sys.stderr)
+            return 1
     write_json(Path(job["results"]), grade)
     if feedback is not None:
         write_feedback(feedback, grade)

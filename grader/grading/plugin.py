@@ -84,6 +84,7 @@ class GradingSession:
     internal_errors: list[str] = field(default_factory=list)
     collect_figures: bool = False  # gather the data of feedback figures after the checks
     current: Running | None = None
+    stopped: str = ""  # why grading stopped before the stream ended, if it did
 
     def reference(self, exercise: str) -> ModuleType:
         """The reference solution of ``exercise``, imported once, in this trusted process."""
@@ -122,6 +123,9 @@ class GradingSession:
         sandbox, memo = self.sandbox_for(submission, seed), self.cache.results(seed)
         self.current = Running(submission, seed, sandbox, memo, started)
 
+    def zygote_died(self) -> bool:
+        return self.zygote is not None and self.zygote.process.poll() is not None
+
     def abandon(self) -> None:
         """The grader stopped in the middle of a submission: no grade, only its sandbox ended
         (a resumed batch grades it again)."""
@@ -129,9 +133,10 @@ class GradingSession:
         if running is not None:
             running.sandbox.close()
 
-    def close(self) -> None:
+    def close(self) -> bool:
         """All checks of the running submission have run: stop its sandbox and hand on its
-        grade, scored from their outcomes."""
+        grade, scored from their outcomes. False, and no grade, if the sandbox's zygote died
+        meanwhile: checks then failed for the grader's sake, not the submission's."""
         running, self.current = self.current, None
         assert running is not None
         submission, sandbox = running.submission, running.sandbox
@@ -142,6 +147,12 @@ class GradingSession:
                 extra["figures"] = collect(sandbox, self.course, self.reference, self.exercises)
         finally:  # the zygote keeps the children the grader holds: always hand them back
             sandbox.close()
+        if self.zygote_died():
+            self.stopped = (
+                f"the sandbox's zygote stopped (exit status {self.zygote.process.poll()}) while "
+                f"{submission.student} was graded: no grade is given for it here"
+            )
+            return False
         protections = sandbox.layers or self.host_layers
         self.on_grade(
             score(
@@ -158,6 +169,7 @@ class GradingSession:
                 extra=extra,
             )
         )
+        return True
 
 
 def load_reference(course: Course, exercise: str) -> ModuleType:
@@ -194,10 +206,13 @@ class GradingPlugin:
                     item.config.hook.pytest_runtest_protocol(item=item, nextitem=nextitem)
                     if session.shouldstop:
                         raise session.Interrupted(session.shouldstop)
+                    if self.session.zygote_died():  # every check left would fail for that
+                        break
             except BaseException:
                 self.session.abandon()
                 raise
-            self.session.close()
+            if not self.session.close():
+                raise session.Interrupted(self.session.stopped)
         return True
 
     @pytest.hookimpl(tryfirst=True)

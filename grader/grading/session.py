@@ -14,6 +14,12 @@ from grader.sandbox.host.client import Zygote
 from grader.sandbox.host.launch import ZygoteProcess, refuse_without_isolation, start_zygote
 from grader.sandbox.inside.zygote import prepare
 
+
+class GradingStopped(RuntimeError):
+    """Grading could not go on (the sandbox's zygote died, a check module is broken): the
+    submission in hand gets no grade, so that it is graded again, elsewhere or later."""
+
+
 # Children run under a uid of their own when the grader may drop to one: derived from this
 # process's pid, so that graders running side by side never share one (pids stay below
 # 2**22, uids go to 2**32).
@@ -87,4 +93,6 @@ def grade_stream(
     )
     code = run_checks(session)
     if code not in (0, 1):  # 0: all checks passed, 1: some failed; anything else is ours
-        raise RuntimeError(f"the hidden checks could not run (pytest exit code {code})")
+        raise GradingStopped(
+            session.stopped or f"the hidden checks could not run (pytest exit code {code})"
+        )

@@ -33,7 +33,7 @@ def main(settings: dict[str, Any]) -> int:
     messages: TextIO = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)  # stray prints must not corrupt the message stream
     from grader.course import load_course
-    from grader.grading.session import grade_submissions, sandbox
+    from grader.grading.session import GradingStopped, grade_submissions, sandbox
     from grader.grading.submission import Submission, load_submission
     from grader.reports.writers import write_feedback, write_json
     from grader.results import Grade
@@ -60,15 +60,19 @@ def main(settings: dict[str, Any]) -> int:
             send({"done": True})  # graded by now: the session asks for the next only then
 
     with sandbox(course, settings["require_isolation"], started) as zygote:
-        grade_submissions(
-            course,
-            chunks(),
-            settings["seed"],  # the whole batch has one: reference results computed once
-            zygote,
-            settings["exercises"],
-            finished,
-            figures=settings["feedback"],
-        )
+        try:
+            grade_submissions(
+                course,
+                chunks(),
+                settings["seed"],  # the whole batch has one: reference results computed once
+                zygote,
+                settings["exercises"],
+                finished,
+                figures=settings["feedback"],
+            )
+        except GradingStopped as error:  # the coordinator has a fresh worker grade it again
+            print(f"grader: a grading worker stopped: {error}", file=sys.stderr)
+            return 3
     return 0
 
 

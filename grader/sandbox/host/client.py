@@ -116,7 +116,8 @@ class Zygote:
 
     def release(self, pid: int) -> None:
         """End a child that is no longer needed, without waiting for it."""
-        self.control.send(json.dumps({"op": "release", "pid": pid}).encode())
+        with contextlib.suppress(OSError):  # a zygote that died took its children with it
+            self.control.send(json.dumps({"op": "release", "pid": pid}).encode())
 
     def _answer(self, timeout: float) -> dict[str, Any]:
         self.control.settimeout(timeout)
