@@ -141,3 +141,13 @@ def test_the_command_line_prints_the_problem_in_one_line(tmp_path):
     done = run_grader("--course", str(tmp_path), "build")
     assert done.returncode == 2
     assert "not valid YAML" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+def test_course_yml_is_read_as_plain_data_never_as_python_objects(tmp_path):
+    pwned = tmp_path / "pwned"
+    (tmp_path / "course.yml").write_text(
+        f"course: !!python/object/apply:os.system ['touch {pwned}']\ntitle: x\nexercises: []\n"
+    )
+    with pytest.raises(CourseError, match=r"course\.yml:1:9: not valid YAML"):
+        load_course(tmp_path)
+    assert not pwned.exists()
