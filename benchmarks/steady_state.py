@@ -10,7 +10,8 @@ of two commands run side by side drifts far less). ``--grader-root`` times anoth
 batch in the same pairs, for a before/after comparison. Then one worker grades the class in
 this process, the way a batch worker does, and the CPU of each part is read from the
 kernel's accounting: the grader (pytest, the checks, the wire), the zygote (forking) and the
-children it reaped (the student's code, the probes, confinement, exits).
+children it reaped (the student's code, the probes, confinement, exits); and what a child
+that runs nothing costs, the price of each exercise's child of its own.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -52,8 +54,9 @@ def _children_cpu(pid: int) -> tuple[float, float, float, float]:
     return tuple(int(value) / _TICKS for value in fields[11:15])  # type: ignore[return-value]
 
 
-def breakdown(students: Path) -> dict[str, float]:
-    """CPU milliseconds a submission, by part, for one worker grading ``students``."""
+def breakdown(students: Path) -> tuple[dict[str, float], dict[str, float]]:
+    """CPU milliseconds a submission, by part, for one worker grading ``students``; and
+    those of a child that runs nothing."""
     from grader.sandbox.host.launch import fork_zygote
 
     started = fork_zygote(tuple(load_course().probe_modules))  # as a batch worker does
@@ -77,10 +80,11 @@ def breakdown(students: Path) -> dict[str, float]:
         grader, zygote_before, requests[0] = os.times(), _children_cpu(zygote.process.pid), 0
         grades = grade_submissions(course, submissions, 1, zygote)
         after, zygote_after = os.times(), _children_cpu(zygote.process.pid)
+        empty = _empty_child(zygote, course.exercises[0].limits)
     assert all(grade.score == grade.max_score for grade in grades), "not all correct"
     n = len(submissions) / 1000
     spent = [(b - a) / n for a, b in zip(zygote_before, zygote_after, strict=True)]
-    return {
+    parts = {
         "grader (pytest, checks, wire)": (after.user - grader.user + after.system - grader.system)
         / n,
         "zygote (forking)": spent[0] + spent[1],
@@ -88,6 +92,22 @@ def breakdown(students: Path) -> dict[str, float]:
         "children, system (confinement, page copies, exits)": spent[3],
         "requests to the sandbox": requests[0] / len(submissions),
     }
+    return parts, {"zygote (fork, scratch folder, reaping)": empty[0], "child": empty[1]}
+
+
+def _empty_child(zygote: Any, limits: Any, count: int = 40) -> tuple[float, float]:
+    """CPU milliseconds of the zygote and of the child for a child that runs nothing: what
+    isolating each exercise in a child of its own costs before any check runs."""
+    from grader.grading.session import sandbox_uid
+
+    before = _children_cpu(zygote.process.pid)
+    for _ in range(count):
+        zygote.spawn(limits, sandbox_uid()).release()
+    spent = [
+        (b - a) * 1000 / count
+        for a, b in zip(before, _children_cpu(zygote.process.pid), strict=True)
+    ]
+    return spent[0] + spent[1], spent[2] + spent[3]
 
 
 def main() -> None:
@@ -121,8 +141,12 @@ def main() -> None:
             print(
                 f"--grader-root: median {before:.1f}x; this checkout takes {change:.2f}x its time"
             )
+        parts, empty = breakdown(work / "class")
         print("\nwhere one submission's CPU goes (one worker, ms a submission):")
-        for part, value in breakdown(work / "class").items():
+        for part, value in parts.items():
+            print(f"  {part:52s} {value:7.1f}")
+        print("a child that runs nothing, spawned, confined and released (ms):")
+        for part, value in empty.items():
             print(f"  {part:52s} {value:7.1f}")
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -20,10 +20,14 @@ class GradingStopped(RuntimeError):
     submission in hand gets no grade, so that it is graded again, elsewhere or later."""
 
 
-# Children run under a uid of their own when the grader may drop to one: derived from this
-# process's pid, so that graders running side by side never share one (pids stay below
-# 2**22, uids go to 2**32).
 _UID_BASE = 200_000
+
+
+def sandbox_uid() -> int:
+    """The uid this process's children run under when the host can drop to one: derived
+    from its pid, so that graders running side by side never share one (pids stay below
+    2**22, uids go to 2**32)."""
+    return _UID_BASE + os.getpid()
 
 
 @contextmanager
@@ -85,7 +89,7 @@ def grade_stream(
         submissions=submissions,
         exercises=exercises or [exercise.id for exercise in course.exercises],
         zygote=zygote,
-        uid=_UID_BASE + os.getpid(),
+        uid=sandbox_uid(),
         on_grade=on_grade,
         host_layers=zygote.host_layers,
         collect_figures=figures,
