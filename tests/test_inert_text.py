@@ -8,6 +8,7 @@ spreadsheet sees cells, the terminal's bytes, both HTML pages parsed, nbgrader's
 """
 
 import csv
+import dataclasses
 import json
 import re
 from html.parser import HTMLParser
@@ -148,6 +149,26 @@ def test_terminal_output_obeys_no_control_sequence(graded):
     terminal = graded["terminal"]
     assert not TERMINAL_CONTROLS.findall(terminal.replace("\r", "")), terminal[-2000:]
     assert "\\x1b" in terminal  # shown, not obeyed
+
+
+def test_an_internal_error_names_the_student_as_inert_text(course, capsys, monkeypatch):
+    """A check that breaks (a grader bug) is reported on stderr with the student's name."""
+    from grader.grading.expect import Expect
+    from grader.grading.session import grade_submissions, sandbox
+    from grader.grading.submission import load_submission
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug in a check")
+
+    solutions = load_submission(course.root / "solutions", ["ex1_forward"])
+    named = dataclasses.replace(solutions, student=NAMES["escape"])
+    monkeypatch.setattr(Expect, "close", broken)
+    with sandbox(course) as zygote:
+        [grade] = grade_submissions(course, [named], SEED, zygote, ["ex1_forward"])
+    assert any(check.status == "error" for check in grade.checks)
+    stderr = capsys.readouterr().err
+    assert "internal error in a check" in stderr and "\\x1b[31mred" in stderr
+    assert not TERMINAL_CONTROLS.findall(stderr), stderr[-2000:]
 
 
 def test_html_pages_hold_no_active_content(graded):

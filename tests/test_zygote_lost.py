@@ -78,8 +78,9 @@ def _zygotes_of_workers():
 
 def test_a_batch_whose_zygote_dies_grades_every_student_once(tmp_path):
     """Nothing lost, nothing doubled: the student in hand is graded again by a fresh worker."""
-    for index in range(12):
-        shutil.copytree(ROOT / "solutions", tmp_path / "class" / f"s{index:02}")
+    names = [f"s{index:02}\x1b[31m" for index in range(12)]  # a name is data: never obeyed
+    for name in names:
+        shutil.copytree(ROOT / "solutions", tmp_path / "class" / name)
     out = tmp_path / "out"
     command = [sys.executable, "-m", "grader", "batch", str(tmp_path / "class"), "--out", str(out)]
     batch = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -93,7 +94,9 @@ def test_a_batch_whose_zygote_dies_grades_every_student_once(tmp_path):
     finally:
         batch.kill()
     assert batch.returncode == 0, stderr
-    assert "a grading worker stopped: the sandbox's zygote stopped" in stderr.decode()
+    said = stderr.decode()
+    assert "a grading worker stopped: the sandbox's zygote stopped" in said
+    assert "\x1b" not in said and "\\x1b[31m was graded" in said
     results = read_results(out)
-    assert sorted(results) == [f"s{index:02}" for index in range(12)]
+    assert sorted(results) == names
     assert {result["score"] for result in results.values()} == {100}

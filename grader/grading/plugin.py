@@ -27,6 +27,7 @@ import torch
 
 from grader import __version__
 from grader.course import Course, course_hook
+from grader.escaping import terminal_text
 from grader.grading.student import CheckFailure, Student
 from grader.grading.submission import Submission
 from grader.results import Feedback, Grade, Outcome, score
@@ -256,7 +257,8 @@ class GradingPlugin:
                 error = f"{running.submission.student} {exercise}.{check}:\n{internal}"
                 self.session.internal_errors.append(error)
                 print(
-                    f"grader: internal error in a check (a grader bug):\n{error}", file=sys.stderr
+                    terminal_text(f"grader: internal error in a check (a grader bug):\n{error}"),
+                    file=sys.stderr,
                 )
             feedback = report.grader_feedback or (
                 Feedback(

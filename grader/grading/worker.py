@@ -33,6 +33,7 @@ def main(settings: dict[str, Any]) -> int:
     messages: TextIO = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)  # stray prints must not corrupt the message stream
     from grader.course import load_course
+    from grader.escaping import terminal_text
     from grader.grading.session import GradingStopped, grade_submissions, sandbox
     from grader.grading.submission import Submission, load_submission
     from grader.reports.writers import write_feedback, write_json
@@ -71,7 +72,7 @@ def main(settings: dict[str, Any]) -> int:
                 figures=settings["feedback"],
             )
         except GradingStopped as error:  # the coordinator has a fresh worker grade it again
-            print(f"grader: a grading worker stopped: {error}", file=sys.stderr)
+            print(terminal_text(f"grader: a grading worker stopped: {error}"), file=sys.stderr)
             return 3
     return 0
 
