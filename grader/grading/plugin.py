@@ -82,7 +82,6 @@ class GradingSession:
     on_grade: Callable[[Grade], None]
     host_layers: list[dict[str, Any]]
     cache: ReferenceCache = field(default_factory=ReferenceCache)
-    internal_errors: list[str] = field(default_factory=list)
     collect_figures: bool = False  # gather the data of feedback figures after the checks
     current: Running | None = None
     stopped: str = ""  # why grading stopped before the stream ended, if it did
@@ -125,7 +124,7 @@ class GradingSession:
         self.current = Running(submission, seed, sandbox, memo, started)
 
     def zygote_died(self) -> bool:
-        return self.zygote is not None and self.zygote.process.poll() is not None
+        return self.zygote.process.poll() is not None
 
     def abandon(self) -> None:
         """The grader stopped in the middle of a submission: no grade, only its sandbox ended
@@ -255,7 +254,6 @@ class GradingPlugin:
             internal = getattr(report, "grader_internal", None)
             if internal:  # said now: a session may grade a whole batch before it ends
                 error = f"{running.submission.student} {exercise}.{check}:\n{internal}"
-                self.session.internal_errors.append(error)
                 print(
                     terminal_text(f"grader: internal error in a check (a grader bug):\n{error}"),
                     file=sys.stderr,
