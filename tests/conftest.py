@@ -44,8 +44,8 @@ def course_copy(tmp_path, course):
 SLOW = frozenset(
     {"test_hostile", "test_cluster", "test_cluster_session", "test_zygote_lost", "test_fair",
      "test_nbgrader", "test_handout", "test_kit", "test_bulky_submissions", "test_inert_text",
-     "test_feedback",
-     "test_gradescope", "test_grading", "test_malformed", "test_public_checks", "test_new_exercise",
+     "test_feedback", "test_gradescope", "test_grading", "test_malformed", "test_public_checks",
+     "test_new_exercise",
      "test_isolation::test_every_module_the_host_imports_imports_in_the_child",
      "test_warm_up::test_a_deferred_module_is_there_when_something_needs_it",
      "test_reference_cache::test_a_cache_from_another_seed_changes_no_score",

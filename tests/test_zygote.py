@@ -96,7 +96,7 @@ with open(sys.argv[1], "rb") as mapped:
 def test_huge_pages_read_any_mapped_file_name(tmp_path):
     """A venv under /home/josé/ maps files whose paths are not ASCII."""
     mapped = tmp_path / "josé-naïve.so"
-    mapped.write_bytes(b"\\0" * 8192)
+    mapped.write_bytes(b"\0" * 8192)
     done = subprocess.run(
         [sys.executable, "-c", _MAPS_WITH_A_NAME, str(mapped)],
         cwd=ROOT, capture_output=True, text=True, check=True,
